@@ -1,0 +1,34 @@
+"""DVC stage `fetch`: raw data into data/raw/ with the sha256 of every file in SOURCE.json.
+
+The source is `data.source` in params.yaml: `builtin` (simulator), `local` (a CMAPSSData folder)
+or `hf` (a Hugging Face Hub repository; the token, if any, comes from HF_TOKEN and is never recorded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from seedbench.cli import run_user_errors_as_messages
+from seedbench.files import staged_directory
+from seedbench.params import load_params
+from seedbench.sources import fetch_source, write_source_record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", default="data/raw")
+    args = parser.parse_args()
+
+    data = load_params(args.params).data
+    with staged_directory(args.out) as staging:  # data/raw is replaced only if everything succeeds
+        files, details = fetch_source(data, staging)
+        write_source_record(staging, data.source, files, details)
+    for warning in details.get("warnings", []):
+        print(f"fetch: warning: {warning}", file=sys.stderr)
+    print(f"fetch: {len(files)} raw files from source '{data.source}' into {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(run_user_errors_as_messages(main, prog="fetch"))
