@@ -1,0 +1,48 @@
+"""DVC stage `aggregate`: every expected results.json → summary, claims, Friedman/CD diagram, seed spread."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seedbench import plots, seeding, stats
+from seedbench.cli import run_user_errors_as_messages
+from seedbench.files import atomic_write_text, write_json
+from seedbench.params import load_params
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--runs", default="runs")
+    parser.add_argument("--out", default="reports")
+    args = parser.parse_args(argv)
+
+    params = load_params(args.params)
+    datasets, methods = params.data.datasets, params.methods
+    # Only the runs these params ask for: stale folders of other experiments are ignored.
+    results = stats.collect_results(
+        args.runs, datasets=datasets, methods=methods, replicates=params.replicates, experiment_seed=params.seed
+    )
+    agg = stats.aggregate(
+        results,
+        confidence=params.stats.confidence,
+        n_resamples=params.stats.n_resamples,
+        bootstrap_seed=seeding.derive_seed(params.seed, "bootstrap"),
+        datasets=datasets,
+        methods=methods,
+    )
+    out = Path(args.out)
+    write_json(out / "summary.json", agg.summary_flat())
+    write_json(out / "statistics.json", agg.detail())
+    write_json(out / "claims.json", agg.claims())
+    atomic_write_text(out / "summary.md", agg.markdown())
+    atomic_write_text(out / "seed_spread.csv", agg.seed_spread_csv("rmse"))
+    plots.save_png(plots.cd_diagram(agg.friedman, title="RMSE mean ranks (blocks = dataset × seed)"), out / "cd_diagram.png")
+    plots.save_png(plots.seed_spread({d: agg.values_by_method(d, "rmse") for d in datasets}), out / "seed_spread.png")
+    print(f"aggregate: {len(results)} runs → {out}/summary.json, statistics.json, claims.json, summary.md, plots", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(run_user_errors_as_messages(main, prog="aggregate"))
