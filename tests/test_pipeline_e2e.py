@@ -1,0 +1,177 @@
+"""End to end: the real `dvc repro` / `dvc exp run` on the tiny profile in a temporary git clone.
+
+One module-scoped pipeline run feeds every test here (the run itself takes ~1 min on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seedbench.params import load_params
+from seedbench.provenance import file_sha256
+from seedbench.publish import run_keys
+from seedbench.seeding import replicate_seed
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "PYTHONHASHSEED"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(
+        DVC_NO_ANALYTICS="1",
+        GIT_AUTHOR_NAME="seedbench test",
+        GIT_AUTHOR_EMAIL="test@seedbench.invalid",
+        GIT_COMMITTER_NAME="seedbench test",
+        GIT_COMMITTER_EMAIL="test@seedbench.invalid",
+    )
+    return env
+
+
+def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def copy_repo(dest: Path) -> None:
+    """Copy what git would give a fresh clone (tracked + untracked-not-ignored files)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")
+    for rel in filter(None, listed):
+        src = REPO_ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    repo = tmp_path_factory.mktemp("clone")
+    copy_repo(repo)
+    shutil.copy(repo / "profiles" / "tiny.yaml", repo / "params.yaml")
+    (repo / "dvc.lock").unlink(missing_ok=True)
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "tiny profile"], repo)
+    first = run(["dvc", "repro"], repo)
+    return {"repo": repo, "first": first, "params": load_params(repo / "params.yaml")}
+
+
+def test_fetch_records_sha256_of_every_raw_file(pipeline: dict[str, Any]) -> None:
+    repo = pipeline["repo"]
+    source = json.loads((repo / "data/raw/SOURCE.json").read_text())
+    assert source["source"] == "builtin"
+    paths = {f["path"] for f in source["files"]}
+    for dataset in pipeline["params"].data.datasets:
+        assert {f"{dataset}/train_{dataset}.txt", f"{dataset}/test_{dataset}.txt", f"{dataset}/RUL_{dataset}.txt"} <= paths
+    for entry in source["files"]:
+        assert file_sha256(repo / "data/raw" / entry["path"]) == entry["sha256"]
+
+
+def test_every_run_has_results_with_seeds_and_sane_metrics(pipeline: dict[str, Any]) -> None:
+    repo, params = pipeline["repo"], pipeline["params"]
+    for dataset, method, rep in run_keys(params):
+        run_dir = repo / "runs" / dataset / method / f"rep_{rep}"
+        for name in ("model.pt", "predictions.csv", "results.json", "manifest.json"):
+            assert (run_dir / name).is_file(), run_dir / name
+        results = json.loads((run_dir / "results.json").read_text())
+        assert (results["dataset"], results["method"], results["replicate"]) == (dataset, method, rep)
+        assert results["experiment_seed"] == params.seed
+        assert results["seed"] == replicate_seed(params.seed, rep)
+        rmse = results["metrics"]["rmse"]
+        assert math.isfinite(rmse) and 1.0 < rmse < 125.0, (run_dir, rmse)
+        assert results["metrics"]["mae"] <= rmse
+
+
+def test_summary_metrics_have_flat_keys(pipeline: dict[str, Any]) -> None:
+    repo, params = pipeline["repo"], pipeline["params"]
+    summary = json.loads((repo / "reports/summary.json").read_text())
+    for dataset in params.data.datasets:
+        for method in params.methods:
+            key = f"{dataset}.{method}.rmse"
+            assert summary[f"{key}.n"] == len(params.replicates)
+            assert summary[f"{key}.std"] > 0
+            assert summary[f"{key}.sem"] == pytest.approx(summary[f"{key}.std"] / math.sqrt(len(params.replicates)))
+
+
+def test_manifests_are_not_in_the_lockfile(pipeline: dict[str, Any]) -> None:
+    lock = (pipeline["repo"] / "dvc.lock").read_text()
+    assert "manifest.json" not in lock
+    assert (pipeline["repo"] / "publish/manifest.json").is_file()
+
+
+def test_second_repro_reruns_nothing(pipeline: dict[str, Any]) -> None:
+    repo = pipeline["repo"]
+    again = run(["dvc", "repro"], repo)
+    assert "Running stage" not in again.stdout, again.stdout
+    assert "Data and pipelines are up to date." in again.stdout
+    assert "Data and pipelines are up to date." in run(["dvc", "status"], repo).stdout
+
+
+def test_forced_rerun_reproduces_the_lockfile_bit_for_bit(pipeline: dict[str, Any]) -> None:
+    repo = pipeline["repo"]
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "results"], repo)
+    run(["dvc", "repro", "--force"], repo)
+    diff = run(["git", "diff", "--exit-code", "--", "dvc.lock", "reports/summary.json"], repo, check=False)
+    assert diff.returncode == 0, diff.stdout
+
+
+def test_exp_run_with_new_seed_shows_side_by_side(pipeline: dict[str, Any]) -> None:
+    repo, params = pipeline["repo"], pipeline["params"]
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "baseline"], repo)
+    run(["dvc", "exp", "run", "-n", "seed33", "-S", "seed=33"], repo)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    rows = _exp_rows(shown)
+    assert {"workspace", "seed33"} <= set(rows)
+    assert rows["seed33"]["params"]["seed"] == 33
+    assert rows["main"]["params"]["seed"] == params.seed
+    key = f"{params.data.datasets[0]}.{params.methods[-1]}.rmse.mean"
+    assert rows["seed33"]["metrics"][key] != rows["main"]["metrics"][key]
+
+
+def test_single_seed_experiment_runs(pipeline: dict[str, Any]) -> None:
+    repo = pipeline["repo"]
+    run(["dvc", "exp", "run", "-n", "one-seed", "-S", "replicates=[0]"], repo)
+    summary = json.loads((repo / "reports/summary.json").read_text())
+    n_keys = [k for k in summary if k.endswith(".rmse.n")]
+    assert n_keys and all(summary[k] == 1 for k in n_keys)
+
+
+def _exp_rows(shown: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Flatten `dvc exp show --json` into {name: {"params": ..., "metrics": ...}}."""
+    rows: dict[str, dict[str, Any]] = {}
+
+    def add(entry: dict[str, Any], name: str) -> None:
+        data = entry.get("data") or {}
+        params = data.get("params", {}).get("params.yaml", {}).get("data", {})
+        metrics = data.get("metrics", {}).get("reports/summary.json", {}).get("data", {})
+        rows[name] = {"params": params, "metrics": metrics}
+
+    for baseline in shown:
+        name = baseline.get("name") or baseline.get("rev")
+        add(baseline, "workspace" if baseline.get("rev") == "workspace" else (name or "?"))
+        for exp in baseline.get("experiments") or []:
+            for rev in exp.get("revs") or []:
+                add(rev, rev.get("name") or rev.get("rev"))
+    if "main" not in rows:
+        named = [n for n in rows if n not in ("workspace",) and not n.startswith(("seed33", "one-seed"))]
+        if named:
+            rows["main"] = rows[named[0]]
+    return rows
