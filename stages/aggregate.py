@@ -10,21 +10,20 @@ from seedbench import plots, seeding, stats
 from seedbench.cli import run_user_errors_as_messages
 from seedbench.files import atomic_write_text, write_json
 from seedbench.params import load_params
+from seedbench.resulttrees import collect_results, folder_reader
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--runs", default="runs")
+    parser.add_argument("--root", default=".", help="folder holding params' runs/ tree")
     parser.add_argument("--out", default="reports")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
     datasets, methods = params.data.datasets, params.methods
     # Only the runs these params ask for: stale folders of other experiments are ignored.
-    results = stats.collect_results(
-        args.runs, datasets=datasets, methods=methods, replicates=params.replicates, experiment_seed=params.seed
-    )
+    results = collect_results(folder_reader(args.root), params, where=f"folder {args.root}")
     agg = stats.aggregate(
         results,
         confidence=params.stats.confidence,

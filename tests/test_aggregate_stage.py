@@ -56,7 +56,7 @@ def workspace(tmp_path: Path, default_params_dict: dict[str, Any]) -> dict[str, 
 
 
 def _argv(ws: dict[str, Any]) -> list[str]:
-    return ["--params", str(ws["params"]), "--runs", str(ws["runs"]), "--out", str(ws["out"])]
+    return ["--params", str(ws["params"]), "--root", str(ws["runs"].parent), "--out", str(ws["out"])]
 
 
 def test_stage_writes_every_report_and_ignores_stale_runs(repo_root, workspace):
@@ -93,7 +93,7 @@ def test_missing_expected_result_is_one_line_error_naming_the_file(repo_root, wo
     status = run_user_errors_as_messages(lambda: stage.main(_argv(workspace)), prog="aggregate")
     err = capsys.readouterr().err.strip()
     assert status == 2 and len(err.splitlines()) == 1
-    assert err.startswith("aggregate: error:") and str(missing) in err
+    assert err.startswith("aggregate: error:") and "runs/FD002/mlp/rep_2/results.json" in err
 
 
 def test_stale_result_of_another_experiment_seed_is_refused(repo_root, workspace, capsys):

@@ -132,6 +132,30 @@ def test_forced_rerun_reproduces_the_lockfile_bit_for_bit(pipeline: dict[str, An
     assert diff.returncode == 0, diff.stdout
 
 
+def test_compare_reads_a_revision_through_dvc_and_finds_it_bit_identical(pipeline: dict[str, Any]) -> None:
+    repo = pipeline["repo"]
+    result = run(["seedbench", "compare", "HEAD", ".", "--level", "bit"], repo, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "bit-exact: PASS" in result.stdout
+
+
+def test_verify_data_detects_a_tampered_raw_file(pipeline: dict[str, Any]) -> None:
+    repo = pipeline["repo"]
+    assert run(["seedbench", "verify-data"], repo).returncode == 0
+    target = repo / "data/raw/FD001/RUL_FD001.txt"
+    original = target.read_bytes()
+    target.chmod(0o644)
+    target.write_bytes(original.replace(b"1", b"2", 1))
+    try:
+        result = run(["seedbench", "verify-data"], repo, check=False)
+        assert result.returncode == 1
+        assert "CHANGED" in result.stdout and "data/raw/FD001/RUL_FD001.txt" in result.stdout
+    finally:
+        target.write_bytes(original)
+    status = run(["seedbench", "status"], repo)
+    assert "rerun nothing" in status.stdout
+
+
 def test_exp_run_with_new_seed_shows_side_by_side(pipeline: dict[str, Any]) -> None:
     repo, params = pipeline["repo"], pipeline["params"]
     run(["git", "add", "-A"], repo)
@@ -144,6 +168,13 @@ def test_exp_run_with_new_seed_shows_side_by_side(pipeline: dict[str, Any]) -> N
     assert rows["main"]["params"]["seed"] == params.seed
     key = f"{params.data.datasets[0]}.{params.methods[-1]}.rmse.mean"
     assert rows["seed33"]["metrics"][key] != rows["main"]["metrics"][key]
+
+    seed_level = run(["seedbench", "compare", "main", "seed33", "--level", "seed"], repo, check=False)
+    assert seed_level.returncode == 1 and "replicate seeds differ" in seed_level.stdout
+    distribution = run(["seedbench", "compare", "main", "seed33", "--level", "distribution"], repo, check=False)
+    assert distribution.returncode in (0, 1) and "distribution-stable: " in distribution.stdout
+    unknown = run(["seedbench", "compare", "main", "no-such-exp", "--level", "bit"], repo, check=False)
+    assert unknown.returncode == 2 and "no-such-exp" in unknown.stderr and len(unknown.stderr.splitlines()) == 1
 
 
 def test_single_seed_experiment_runs(pipeline: dict[str, Any]) -> None:

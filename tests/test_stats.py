@@ -15,10 +15,10 @@ from hypothesis import strategies as hst
 
 from seedbench import seeding
 from seedbench.errors import DataFormatError
+from seedbench.compare import compare_results
 from seedbench.stats import (
     aggregate,
     bootstrap_interval_over_units,
-    compare_results,
     critical_difference,
     describe_over_seeds,
     friedman_nemenyi,

@@ -3,27 +3,34 @@
 :func:`run_user_errors_as_messages` wraps every entry point (the console
 script and each DVC stage script): a :class:`~seedbench.errors.SeedbenchError`
 becomes one line on stderr and exit status 2; with ``--debug`` (or
-``SEEDBENCH_DEBUG=1``) the traceback is shown instead.
+``SEEDBENCH_DEBUG=1``) the traceback is shown instead. A check that ran and
+failed (``compare``, ``verify-data``) exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from seedbench.errors import SeedbenchError
+from seedbench.errors import DataFormatError, SeedbenchError
 
+EXIT_CHECK_FAILED = 1
 EXIT_USER_ERROR = 2
 
 
-def run_user_errors_as_messages(main: Callable[[], int | None], *, prog: str) -> int:
-    """Call ``main``; turn a :class:`SeedbenchError` into ``prog: error: …`` and exit status 2."""
+def run_user_errors_as_messages(main: Callable[[], int | None], *, prog: str, debug: bool | None = None) -> int:
+    """Call ``main``; turn a :class:`SeedbenchError` into ``prog: error: …`` and exit status 2.
+
+    With ``debug`` (default: ``SEEDBENCH_DEBUG=1`` in the environment) the exception propagates.
+    """
     try:
         return int(main() or 0)
     except SeedbenchError as exc:
-        if os.environ.get("SEEDBENCH_DEBUG") == "1":
+        if debug or (debug is None and os.environ.get("SEEDBENCH_DEBUG") == "1"):
             raise
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -44,27 +51,105 @@ def _cmd_check_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from seedbench.compare import compare_trees, comparison_table
+
+    comparison = compare_trees(args.a, args.b, args.level, tolerance=args.tolerance, repo=args.repo)
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2, sort_keys=True))
+    else:
+        sys.stdout.write(comparison_table(comparison, name_a=args.a, name_b=args.b))
+    return 0 if comparison.passed else EXIT_CHECK_FAILED
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise DataFormatError(f"{path}: no report yet; run the pipeline (`dvc repro`) first")
+    sys.stdout.write(path.read_text(encoding="utf-8"))
+    return 0
+
+
+def _cmd_verify_data(args: argparse.Namespace) -> int:
+    from seedbench.sources.verify import verify_raw_dir
+
+    checks = verify_raw_dir(args.raw)
+    bad = [c for c in checks if c.status != "ok"]
+    for check in bad:
+        detail = {
+            "changed": f"expected {check.expected}, found {check.actual}",
+            "missing": f"listed in SOURCE.json ({check.expected}) but absent",
+            "unlisted": f"present but not in SOURCE.json ({check.actual})",
+        }[check.status]
+        print(f"{check.status.upper():9} {args.raw}/{check.path}: {detail}")
+    ok = len(checks) - len(bad)
+    print(f"verify-data: {ok} of {len(checks)} files match {args.raw}/SOURCE.json" + ("" if not bad else
+          " — restore them with `dvc checkout data/raw` (or re-fetch: `dvc repro --force fetch`)"))
+    return 0 if not bad else EXIT_CHECK_FAILED
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from seedbench.params import load_params
+    from seedbench.pipeline_status import pipeline_status, status_text
+
+    params = load_params(Path(args.repo) / "params.yaml")
+    sys.stdout.write(status_text(pipeline_status(args.repo, params), params))
+    return 0
+
+
+def _add(sub: argparse._SubParsersAction, name: str, help_text: str, example: str,
+         func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_text, description=f"{help_text}\n\nexample:\n  {example}",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``seedbench``."""
     parser = argparse.ArgumentParser(prog="seedbench", description="Multi-seed benchmarks a stranger can re-run.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
-    ref = sub.add_parser("params-reference", help="print the params.yaml reference (Markdown)",
-                         description="Print every params.yaml key with its type and meaning.\n\nexample: seedbench params-reference")
-    ref.set_defaults(func=_cmd_params_reference)
-    check = sub.add_parser("check-params", help="validate a params file",
-                           description="Validate a params file against the schema.\n\nexample: seedbench check-params params.yaml")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add(sub, "params-reference", "Print every params.yaml key with its type and meaning (Markdown).",
+         "seedbench params-reference", _cmd_params_reference)
+    check = _add(sub, "check-params", "Validate a params file against the schema.",
+                 "seedbench check-params profiles/tiny.yaml", _cmd_check_params)
     check.add_argument("params", nargs="?", default="params.yaml")
-    check.set_defaults(func=_cmd_check_params)
+
+    compare = _add(
+        sub, "compare",
+        "Check that result tree B reproduces A at a reproducibility level (exit 1 when it does not). "
+        "A and B are folders (a workspace or checkout) or revisions: an experiment name, branch, tag or commit.",
+        "seedbench compare main seed33 --level distribution", _cmd_compare,
+    )
+    compare.add_argument("a", help="reference: folder, experiment name or git revision")
+    compare.add_argument("b", help="candidate: folder, experiment name or git revision")
+    compare.add_argument("--level", choices=("bit", "seed", "distribution"), required=True,
+                         help="bit: identical results; seed: per-run |ΔRMSE| ≤ tolerance; "
+                              "distribution: mean within ±2·SEM, std within ±20%%")
+    compare.add_argument("--tolerance", type=float, default=0.01, help="seed level: largest |ΔRMSE| (default 0.01)")
+    compare.add_argument("--repo", default=".", help="repository for revisions (default: .)")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    report = _add(sub, "report", "Print reports/summary.md (results per dataset, claims, reproducibility level).",
+                  "seedbench report", _cmd_report)
+    report.add_argument("--file", default="reports/summary.md")
+
+    verify = _add(sub, "verify-data", "Re-hash data/raw against data/raw/SOURCE.json (exit 1 on any difference).",
+                  "seedbench verify-data --raw data/raw", _cmd_verify_data)
+    verify.add_argument("--raw", default="data/raw")
+
+    status = _add(sub, "status", "What is cached, what `dvc repro` would rerun, which seeds/methods are done.",
+                  "seedbench status", _cmd_status)
+    status.add_argument("--repo", default=".")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``seedbench`` console script."""
     args = build_parser().parse_args(argv)
-    if args.debug:
-        os.environ["SEEDBENCH_DEBUG"] = "1"
-    return run_user_errors_as_messages(lambda: args.func(args), prog="seedbench")
+    return run_user_errors_as_messages(lambda: args.func(args), prog="seedbench", debug=args.debug or None)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,12 +29,10 @@ statistical precipice. NeurIPS. (rliable: probability of improvement.)
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -52,15 +50,11 @@ DEFAULT_N_RESAMPLES = 10_000
 CLAIM_SEM_FACTOR = 2.0
 """The ``2`` of the claim rule ``|Δ| > 2·√(SEM_A² + SEM_B²)``."""
 
-RESULTS_FILENAME = "results.json"
-
-Level = Literal["bit", "seed", "distribution"]
-
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _fnum(x: float | np.floating | None) -> float | None:
+def finite_or_none(x: float | np.floating | None) -> float | None:
     """A JSON-ready float: ``None`` for None, NaN or ±inf."""
     if x is None:
         return None
@@ -79,7 +73,7 @@ def json_safe(obj: Any) -> Any:
     if isinstance(obj, (int, np.integer)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
-        return _fnum(obj)
+        return finite_or_none(obj)
     return obj
 
 
@@ -204,7 +198,7 @@ def describe_over_seeds(
     if n == 0:
         notes.append("no finite value: nothing to summarise")
     else:
-        out["mean"] = _fnum(np.mean(xs))
+        out["mean"] = finite_or_none(np.mean(xs))
     if n == 1:
         notes.append("1 finite seed: no std, SEM or interval (they need >= 2 seeds)")
     if n >= 2:
@@ -216,8 +210,8 @@ def describe_over_seeds(
             xs, _mean_statistic, confidence=confidence, n_resamples=n_resamples, rng=rng
         )
         out.update(
-            std=_fnum(std), sem=_fnum(sem), t_low=_fnum(mean - half), t_high=_fnum(mean + half),
-            ci_low=_fnum(low), ci_high=_fnum(high), ci_method=method,
+            std=finite_or_none(std), sem=finite_or_none(sem), t_low=finite_or_none(mean - half), t_high=finite_or_none(mean + half),
+            ci_low=finite_or_none(low), ci_high=finite_or_none(high), ci_method=method,
         )
     out["note"] = "; ".join(notes) or None
     return out
@@ -277,14 +271,14 @@ def bootstrap_interval_over_units(
         out["note"] = f"{bad} of {errors.size} errors non-finite (diverged run): no RMSE, no interval"
         return out
     e = np.sort(np.abs(errors))  # RMSE depends on |d| only; sorting makes the result order-free
-    out["estimate"] = _fnum(_rmse_statistic(e))
+    out["estimate"] = finite_or_none(_rmse_statistic(e))
     if e.size < 2:
         out["note"] = "1 test unit: no interval (needs >= 2 units)"
         return out
     low, high, method = _bootstrap_interval(
         e, _rmse_statistic, confidence=confidence, n_resamples=n_resamples, rng=rng
     )
-    out.update(low=_fnum(low), high=_fnum(high), method=method)
+    out.update(low=finite_or_none(low), high=finite_or_none(high), method=method)
     return out
 
 
@@ -383,7 +377,7 @@ def friedman_nemenyi(scores: ArrayLike, method_names: Sequence[str], alpha: floa
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             res = st.friedmanchisquare(*s_ok.T)
-        out["statistic"], out["p"] = _fnum(res.statistic), _fnum(res.pvalue)
+        out["statistic"], out["p"] = finite_or_none(res.statistic), finite_or_none(res.pvalue)
         if out["statistic"] is None:
             notes.append("every block ties all methods: the statistic is undefined (no evidence of a difference)")
         out["q_alpha"] = nemenyi_critical_value(k, alpha)
@@ -473,7 +467,7 @@ def _wilcoxon(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float | None,
     min_p = 2.0 ** (1 - nonzero)
     if min_p >= alpha:
         note = f"with {nonzero} non-zero pairs the smallest attainable two-sided p is {min_p:.3g} (≥ α = {alpha})"
-    return _fnum(p), n_pairs, note
+    return finite_or_none(p), n_pairs, note
 
 
 def _claim(
@@ -487,7 +481,7 @@ def _claim(
     out: dict[str, Any] = {
         "dataset": dataset, "metric": metric, "method_a": name_a, "method_b": name_b,
         "n_a": n_a, "n_b": n_b, "n_nan_a": int(a.size - n_a), "n_nan_b": int(b.size - n_b),
-        "mean_a": _fnum(np.mean(fa)) if n_a else None, "mean_b": _fnum(np.mean(fb)) if n_b else None,
+        "mean_a": finite_or_none(np.mean(fa)) if n_a else None, "mean_b": finite_or_none(np.mean(fb)) if n_b else None,
         "sem_a": None, "sem_b": None, "difference": None, "se_difference": None, "threshold": None,
         "verdict": "no claim", "better": None, "wilcoxon_p": None, "wilcoxon_n_pairs": 0, "wilcoxon_note": None,
         "prob_improvement": probability_of_improvement(a, b), "seeds_needed": None, "power_at_n": None,
@@ -574,7 +568,8 @@ def pairwise_claims(
 RunKey = tuple[str, str, int]
 
 
-def _run_key(result: Mapping[str, Any], where: str) -> RunKey:
+def run_key(result: Mapping[str, Any], where: str) -> RunKey:
+    """(dataset, method, replicate) of a results.json record; ``where`` names it in errors."""
     try:
         dataset, method, replicate = result["dataset"], result["method"], result["replicate"]
     except (KeyError, TypeError) as exc:
@@ -586,70 +581,33 @@ def _run_key(result: Mapping[str, Any], where: str) -> RunKey:
     return dataset, method, int(replicate)
 
 
-def _run_name(key: RunKey) -> str:
+def run_name(key: RunKey) -> str:
+    """``dataset/method/rep_<r>``."""
     return f"{key[0]}/{key[1]}/rep_{key[2]}"
 
 
-def _metric_value(result: Mapping[str, Any], metric: str, key: RunKey) -> float:
+def metric_value(result: Mapping[str, Any], metric: str, key: RunKey) -> float:
+    """``result["metrics"][metric]`` as a float (NaN for a diverged run's null)."""
     metrics = result.get("metrics")
     if not isinstance(metrics, Mapping) or metric not in metrics:
-        raise DataFormatError(f"results of {_run_name(key)}: metrics.{metric} is missing")
+        raise DataFormatError(f"results of {run_name(key)}: metrics.{metric} is missing")
     value = metrics[metric]
     if value is None:
         return math.nan  # results.json writes a diverged run's metric as null
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DataFormatError(f"results of {_run_name(key)}: metrics.{metric} must be a number or null, got {value!r}")
+        raise DataFormatError(f"results of {run_name(key)}: metrics.{metric} must be a number or null, got {value!r}")
     return float(value)
 
 
-def _index_results(results: Iterable[Mapping[str, Any]], side: str = "results") -> dict[RunKey, Mapping[str, Any]]:
+def index_results(results: Iterable[Mapping[str, Any]], side: str = "results") -> dict[RunKey, Mapping[str, Any]]:
+    """``{run key: record}``; a run present twice is an error naming ``side``."""
     index: dict[RunKey, Mapping[str, Any]] = {}
     for i, result in enumerate(results):
-        key = _run_key(result, f"{side}[{i}]")
+        key = run_key(result, f"{side}[{i}]")
         if key in index:
-            raise DataFormatError(f"{side}: run {_run_name(key)} appears twice")
+            raise DataFormatError(f"{side}: run {run_name(key)} appears twice")
         index[key] = result
     return index
-
-
-def collect_results(
-    runs_dir: str | Path,
-    *,
-    datasets: Sequence[str],
-    methods: Sequence[str],
-    replicates: Sequence[int],
-    experiment_seed: int | None = None,
-) -> list[dict[str, Any]]:
-    """Read ``runs/<dataset>/<method>/rep_<r>/results.json`` for exactly the expected runs.
-
-    Folders of other experiments that may linger under ``runs_dir`` are ignored.
-    Raises :class:`DataFormatError` naming every missing file, a file whose
-    identity (dataset, method, replicate) does not match its folder, or — when
-    ``experiment_seed`` is given — a stale file from another experiment seed.
-    """
-    root = Path(runs_dir)
-    expected = [(d, m, int(r)) for d in datasets for m in methods for r in replicates]
-    paths = {key: root / key[0] / key[1] / f"rep_{key[2]}" / RESULTS_FILENAME for key in expected}
-    missing = [str(p) for p in paths.values() if not p.is_file()]
-    if missing:
-        shown = ", ".join(missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
-        raise DataFormatError(
-            f"{len(missing)} expected results.json missing (params list these runs): {shown}; run the evaluate stage"
-        )
-    out: list[dict[str, Any]] = []
-    for key, path in paths.items():
-        try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DataFormatError(f"{path}: not readable as JSON ({exc})") from exc
-        if _run_key(result, str(path)) != key:
-            raise DataFormatError(f"{path}: holds run {_run_name(_run_key(result, str(path)))}, expected {_run_name(key)}")
-        if experiment_seed is not None and result.get("experiment_seed") != experiment_seed:
-            raise DataFormatError(
-                f"{path}: stale result of experiment seed {result.get('experiment_seed')!r}, params say seed {experiment_seed}"
-            )
-        out.append(result)
-    return out
 
 
 # --------------------------------------------------------------------------- aggregate
@@ -892,7 +850,7 @@ def aggregate(
     rank_metric : str
         Metric of the Friedman test and of the Markdown claims.
     """
-    index = _index_results(results)
+    index = index_results(results)
     if not index:
         raise DataFormatError("results: no run to aggregate")
     ds = _ordered((k[0] for k in index), datasets, "dataset(s)")
@@ -902,7 +860,7 @@ def aggregate(
     for d in ds:
         reps = tuple(sorted({k[2] for k in index if k[0] == d}))
         replicates[d] = reps
-        missing += [_run_name((d, m, r)) for m in ms for r in reps if (d, m, r) not in index]
+        missing += [run_name((d, m, r)) for m in ms for r in reps if (d, m, r) not in index]
     if missing:
         raise DataFormatError(f"results: incomplete grid, missing runs {missing[:10]}" + (" …" if len(missing) > 10 else ""))
     values: dict[tuple[str, str, str], np.ndarray] = {}
@@ -910,7 +868,7 @@ def aggregate(
     for d in ds:
         for m in ms:
             for metric in METRIC_NAMES:
-                v = np.array([_metric_value(index[(d, m, r)], metric, (d, m, r)) for r in replicates[d]])
+                v = np.array([metric_value(index[(d, m, r)], metric, (d, m, r)) for r in replicates[d]])
                 values[(d, m, metric)] = v
                 rng = seeding.generator(bootstrap_seed, "bootstrap", d, m, metric)
                 cells[(d, m, metric)] = describe_over_seeds(v, confidence=confidence, n_resamples=n_resamples, rng=rng)
@@ -933,165 +891,3 @@ def aggregate(
         confidence=float(confidence), n_resamples=int(n_resamples), bootstrap_seed=int(bootstrap_seed),
         alpha=float(alpha), rank_metric=rank_metric,
     )
-
-
-# --------------------------------------------------------------------------- reproducibility levels
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Result of :func:`compare_results`: per-cell rows, one-sided runs and the overall verdict."""
-
-    level: str
-    tolerance: float
-    rows: tuple[dict[str, Any], ...]
-    only_in_a: tuple[str, ...]
-    only_in_b: tuple[str, ...]
-
-    @property
-    def passed(self) -> bool:
-        """True when every row passes, no run is one-sided, and there was something to compare."""
-        return bool(self.rows) and all(r["passed"] for r in self.rows) and not self.only_in_a and not self.only_in_b
-
-    @property
-    def verdict(self) -> str:
-        """One line, e.g. ``"seed-stable: PASS (20 of 20 runs within |ΔRMSE| ≤ 0.01)"``."""
-        name = {"bit": "bit-exact", "seed": "seed-stable", "distribution": "distribution-stable"}[self.level]
-        unit = "cells" if self.level == "distribution" else "runs"
-        good = sum(r["passed"] for r in self.rows)
-        text = f"{name}: {'PASS' if self.passed else 'FAIL'} ({good} of {len(self.rows)} {unit} pass"
-        if self.only_in_a or self.only_in_b:
-            text += f"; {len(self.only_in_a)} only in A, {len(self.only_in_b)} only in B"
-        return text + ")"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return json_safe({
-            "level": self.level, "tolerance": self.tolerance, "passed": self.passed, "verdict": self.verdict,
-            "rows": list(self.rows), "only_in_a": list(self.only_in_a), "only_in_b": list(self.only_in_b),
-        })
-
-
-def _canonical(obj: Any) -> str:
-    return dumps_json(obj)
-
-
-def _compare_bit(
-    key: RunKey, ra: Mapping[str, Any], rb: Mapping[str, Any],
-    hashes_a: Mapping[RunKey, str] | None, hashes_b: Mapping[RunKey, str] | None,
-) -> dict[str, Any]:
-    differ = [f for f in ("seed", "n_test_units", "metrics", "rmse_ci") if _canonical(ra.get(f)) != _canonical(rb.get(f))]
-    if hashes_a is not None or hashes_b is not None:
-        ha, hb = (hashes_a or {}).get(key), (hashes_b or {}).get(key)
-        if ha is None or hb is None or ha != hb:
-            differ.append("predictions sha256")
-    return {
-        "dataset": key[0], "method": key[1], "replicate": key[2], "passed": not differ,
-        "detail": "identical" if not differ else "differ: " + ", ".join(differ),
-    }
-
-
-def _compare_seed(key: RunKey, ra: Mapping[str, Any], rb: Mapping[str, Any], metric: str, tolerance: float) -> dict[str, Any]:
-    va, vb = _metric_value(ra, metric, key), _metric_value(rb, metric, key)
-    row: dict[str, Any] = {
-        "dataset": key[0], "method": key[1], "replicate": key[2],
-        f"{metric}_a": _fnum(va), f"{metric}_b": _fnum(vb), "abs_diff": None, "passed": False, "detail": "",
-    }
-    if ra.get("seed") != rb.get("seed"):
-        row["detail"] = f"replicate seeds differ ({ra.get('seed')} vs {rb.get('seed')}): not the same experiment"
-    elif math.isnan(va) and math.isnan(vb):
-        row.update(passed=True, detail="diverged on both sides")
-    elif not (math.isfinite(va) and math.isfinite(vb)):
-        row["detail"] = "non-finite on one side only"
-    else:
-        diff = abs(va - vb)
-        row.update(abs_diff=diff, passed=diff <= tolerance, detail=f"|Δ{metric}| = {diff:.3g} (tolerance {tolerance:g})")
-    return row
-
-
-def _compare_distribution(
-    cell: tuple[str, str], a: np.ndarray, b: np.ndarray, metric: str, sem_factor: float, std_rel_tolerance: float
-) -> dict[str, Any]:
-    fa, fb = np.sort(a[np.isfinite(a)]), np.sort(b[np.isfinite(b)])
-    row: dict[str, Any] = {
-        "dataset": cell[0], "method": cell[1], "metric": metric, "n_a": int(fa.size), "n_b": int(fb.size),
-        "n_nan_a": int(a.size - fa.size), "n_nan_b": int(b.size - fb.size),
-        "mean_a": None, "mean_b": None, "sem_a": None, "std_a": None, "std_b": None,
-        "mean_passed": False, "std_passed": False, "passed": False, "detail": "",
-    }
-    if fa.size < 2 or fb.size < 2:
-        row["detail"] = f"needs ≥ 2 finite seeds on both sides (have {fa.size} and {fb.size})"
-        return row
-    mean_a, mean_b = float(np.mean(fa)), float(np.mean(fb))
-    std_a, std_b = float(np.std(fa, ddof=1)), float(np.std(fb, ddof=1))
-    sem_a = std_a / math.sqrt(fa.size)
-    mean_ok = abs(mean_b - mean_a) <= sem_factor * sem_a
-    std_ok = abs(std_b - std_a) <= std_rel_tolerance * std_a
-    row.update(
-        mean_a=mean_a, mean_b=mean_b, sem_a=sem_a, std_a=std_a, std_b=std_b,
-        mean_passed=mean_ok, std_passed=std_ok, passed=mean_ok and std_ok,
-        detail=(
-            f"mean B − A = {mean_b - mean_a:.3g} (allowed ±{sem_factor:g}·SEM_A = ±{sem_factor * sem_a:.3g}); "
-            f"std B/A = {std_b / std_a:.3g}" if std_a > 0 else
-            f"mean B − A = {mean_b - mean_a:.3g} (allowed ±{sem_factor * sem_a:.3g}); std A = 0, std B = {std_b:.3g}"
-        ),
-    )
-    if row["n_nan_a"] or row["n_nan_b"]:
-        row["detail"] += f"; non-finite runs: {row['n_nan_a']} in A, {row['n_nan_b']} in B"
-    return row
-
-
-def compare_results(
-    a: Sequence[Mapping[str, Any]],
-    b: Sequence[Mapping[str, Any]],
-    level: Level,
-    tolerance: float = 0.01,
-    *,
-    metric: str = "rmse",
-    sem_factor: float = 2.0,
-    std_rel_tolerance: float = 0.2,
-    prediction_hashes_a: Mapping[RunKey, str] | None = None,
-    prediction_hashes_b: Mapping[RunKey, str] | None = None,
-) -> Comparison:
-    """Check two sets of ``results.json`` records against a reproducibility level (GRACE recipe).
-
-    Levels
-    ------
-    ``"bit"`` (bit-exact, Δ = 0)
-        Runs matched by (dataset, method, replicate); each passes when the
-        canonical JSON of its ``seed``, ``n_test_units``, ``metrics`` and
-        ``rmse_ci`` is identical, and — when hashes are given as
-        ``{(dataset, method, replicate): sha256}`` — the predictions' sha256 too.
-    ``"seed"`` (seed-stable)
-        Runs matched by (dataset, method, replicate) with the same replicate
-        seed; each passes when ``|metric_A − metric_B| ≤ tolerance`` (default
-        0.01 RMSE). Diverged on both sides counts as agreement.
-    ``"distribution"`` (distribution-stable, fresh seeds)
-        Per (dataset, method): mean_B within ``mean_A ± sem_factor·SEM_A`` and
-        ``|std_B − std_A| ≤ std_rel_tolerance·std_A`` (±20%). A is the reference.
-
-    Runs (or cells) present on one side only are listed in ``only_in_a`` /
-    ``only_in_b`` and make the comparison fail.
-    """
-    if level not in ("bit", "seed", "distribution"):
-        raise ValueError(f"level: expected 'bit', 'seed' or 'distribution', got {level!r}")
-    ia, ib = _index_results(a, "a"), _index_results(b, "b")
-    rows: list[dict[str, Any]] = []
-    if level in ("bit", "seed"):
-        only_a = tuple(_run_name(k) for k in sorted(ia.keys() - ib.keys()))
-        only_b = tuple(_run_name(k) for k in sorted(ib.keys() - ia.keys()))
-        for key in sorted(ia.keys() & ib.keys()):
-            if level == "bit":
-                rows.append(_compare_bit(key, ia[key], ib[key], prediction_hashes_a, prediction_hashes_b))
-            else:
-                rows.append(_compare_seed(key, ia[key], ib[key], metric, tolerance))
-    else:
-        cells_a = sorted({k[:2] for k in ia})
-        cells_b = sorted({k[:2] for k in ib})
-        only_a = tuple(f"{d}/{m}" for d, m in cells_a if (d, m) not in cells_b)
-        only_b = tuple(f"{d}/{m}" for d, m in cells_b if (d, m) not in cells_a)
-        for cell in (c for c in cells_a if c in cells_b):
-            va = np.array([_metric_value(ia[k], metric, k) for k in sorted(ia) if k[:2] == cell])
-            vb = np.array([_metric_value(ib[k], metric, k) for k in sorted(ib) if k[:2] == cell])
-            rows.append(_compare_distribution(cell, va, vb, metric, sem_factor, std_rel_tolerance))
-    return Comparison(level=level, tolerance=float(tolerance), rows=tuple(rows), only_in_a=only_a, only_in_b=only_b)
