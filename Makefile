@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 # pip's local-mirror notices ("Location ... is ignored") are noise here.
 PIP_QUIET := grep -v 'is ignored: it is neither a file nor a directory' || true
 
-.PHONY: setup repro test test-fast lock clean-venv
+.PHONY: setup remote repro test test-fast lock clean-venv
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,14 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -m pip check
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed remote
+
+# The default DVC remote (shared cache): a local folder, no service needed. Written to .dvc/config.local
+# (per machine, never committed); a default remote configured elsewhere (a team's S3) is kept.
+# Another folder: `make setup REMOTE=/mnt/nas/seedbench-remote`. Teams: README, "Remote cache".
+REMOTE ?= ../seedbench-remote
+remote: $(VENV)/.installed
+	$(BIN)/seedbench setup-remote "$(REMOTE)"
 
 repro: setup
 	dvc repro

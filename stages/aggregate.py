@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from seedbench import plots, seeding, stats
+from seedbench import plotdata, plots, seeding, stats
 from seedbench.cli import run_user_errors_as_messages
 from seedbench.files import atomic_write_text, write_json
 from seedbench.params import load_params
-from seedbench.resulttrees import collect_results, folder_reader
+from seedbench.resulttrees import collect_results, expected_runs, folder_reader
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> None:
     atomic_write_text(out / "seed_spread.csv", agg.seed_spread_csv("rmse"))
     plots.save_png(plots.cd_diagram(agg.friedman, title="RMSE mean ranks (blocks = dataset × seed)"), out / "cd_diagram.png")
     plots.save_png(plots.seed_spread({d: agg.values_by_method(d, "rmse") for d in datasets}), out / "seed_spread.png")
+    # Sources of dvc.yaml's vega-lite plots: learning curves (DVCLive) and the best method's predictions.
+    atomic_write_text(out / "learning_curves.csv", plotdata.learning_curves_csv(args.root, expected_runs(params)))
+    best = plotdata.select_best_runs({d: agg.values_by_method(d, "rmse") for d in datasets}, agg.replicates)
+    atomic_write_text(out / "predictions_best.csv", plotdata.best_predictions_csv(args.root, best))
     print(f"aggregate: {len(results)} runs → {out}/summary.json, statistics.json, claims.json, summary.md, plots", file=sys.stderr)
 
 

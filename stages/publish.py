@@ -1,4 +1,8 @@
-"""DVC stage `publish`: the experiment-level manifest (publish/manifest.json)."""
+"""DVC stage `publish`: Croissant descriptions, the checklist, and the experiment manifest.
+
+Writes publish/croissant/<dataset>.json and publish/CHECKLIST.md (deterministic DVC outs) and
+publish/manifest.json (provenance: not a DVC out, see .dvcignore).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,18 @@ import sys
 import time
 from pathlib import Path
 
+from seedbench.checklist import checklist_markdown
 from seedbench.cli import run_user_errors_as_messages
-from seedbench.manifest import build_manifest, utc_now_iso, write_manifest
+from seedbench.croissant import PublishInfo, write_croissant_files
+from seedbench.dvclock import DVC_LOCK, pipeline_git_state, read_yaml, stage_lock_record
+from seedbench.files import atomic_write_text, read_json
+from seedbench.manifest import build_manifest, config_hash, utc_now_iso, write_manifest
 from seedbench.params import load_params, params_as_dict
-from seedbench.provenance import environment_record, git_state, library_versions
-from seedbench.publish import experiment_seeds, read_run_manifests, run_keys
-from seedbench.sources import data_hashes
+from seedbench.provenance import environment_record, library_versions
+from seedbench.publish import (
+    experiment_seeds, leakage_summary, merged_determinism, merged_gpu_record, read_run_manifests, run_entries, run_keys,
+)
+from seedbench.sources import data_hashes, read_source_record
 
 
 def main() -> None:
@@ -20,29 +30,44 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--raw", default="data/raw")
     parser.add_argument("--runs", default="runs")
+    parser.add_argument("--reports", default="reports")
     parser.add_argument("--out", default="publish")
     args = parser.parse_args()
 
     started = time.perf_counter()
     params = load_params(args.params)
-    keys = run_keys(params)
-    runs = read_run_manifests(Path(args.runs), keys)
-    manifest = build_manifest(
-        kind="experiment",
-        run_id=f"experiment-seed{params.seed}",
-        created_at=utc_now_iso(),
-        git=git_state("."),
-        code_versions=library_versions(),
-        seeds=experiment_seeds(params),
-        determinism={"runs": {r["run_id"]: r.get("determinism") for r in runs}},
-        data_hashes=data_hashes(args.raw),
-        config=params_as_dict(params),
-        env=environment_record(),
-        wall_clock_seconds=time.perf_counter() - started,
-        extra={"runs": runs, "training_wall_clock_seconds": sum(r.get("wall_clock_seconds") or 0.0 for r in runs)},
+    config = params_as_dict(params)
+    out = Path(args.out)
+    p = params.publish
+    croissant = write_croissant_files(args.raw, out / "croissant", PublishInfo(p.date_published, p.version, p.url, p.creator))
+    seeds, hashes = experiment_seeds(params), data_hashes(args.raw)
+    checklist = checklist_markdown(
+        params, seeds=seeds, data_hashes=hashes, config_hash=config_hash(config),
+        summary=read_json(Path(args.reports) / "summary.json"), source=str(read_source_record(args.raw).get("source")),
     )
-    path = write_manifest(manifest, args.out)
-    print(f"publish: {path} ({len(runs)} runs)", file=sys.stderr)
+    atomic_write_text(out / "CHECKLIST.md", checklist)
+
+    keys = run_keys(params)
+    run_manifests = read_run_manifests(Path(args.runs), keys)
+    lock = read_yaml(DVC_LOCK) if Path(DVC_LOCK).is_file() else {}
+    runs = run_entries(Path(args.runs), keys, run_manifests, lock)
+    training_seconds = sum(m.get("wall_clock_seconds") or 0.0 for m in run_manifests)
+    manifest = build_manifest(
+        kind="experiment", run_id=f"experiment-seed{params.seed}", created_at=utc_now_iso(),
+        git=pipeline_git_state("."),
+        code_versions=library_versions(), seeds=seeds, determinism=merged_determinism(run_manifests),
+        data_hashes=hashes, config=config, env=environment_record(), gpu=merged_gpu_record(run_manifests),
+        wall_clock_seconds=training_seconds, leakage=leakage_summary(run_manifests),
+        dvc_lock=stage_lock_record(".", "publish", config),
+        runs=runs,
+        extra={"publish_seconds": time.perf_counter() - started,
+               "wall_clock_seconds_is": "sum of the runs' training wall-clock seconds",
+               "croissant": [c.as_posix() for c in croissant], "checklist": (out / "CHECKLIST.md").as_posix()},
+    )
+    path = write_manifest(manifest, out)
+    stale = [r["run_id"] for r in runs if r["dvc_lock_matches_run_manifest"] is False]
+    note = f"; run manifests older than dvc.lock: {', '.join(stale)}" if stale else ""
+    print(f"publish: {path}, {len(croissant)} Croissant file(s), {out / 'CHECKLIST.md'} ({len(runs)} runs{note})", file=sys.stderr)
 
 
 if __name__ == "__main__":

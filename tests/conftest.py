@@ -21,3 +21,15 @@ def repo_root() -> Path:
 def default_params_dict() -> dict[str, Any]:
     """A fresh, mutable copy of the committed params.yaml."""
     return copy.deepcopy(yaml.safe_load((REPO_ROOT / "params.yaml").read_text()))
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """ONE real `dvc repro` of the tiny profile in a temp git clone, shared by every e2e test that reads it.
+
+    Secrets are planted in its environment and remotes (see tests/pipeline_helpers.py). Tests that
+    change the clone must restore it.
+    """
+    from pipeline_helpers import build_tiny_pipeline
+
+    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-pipeline"))

@@ -13,7 +13,8 @@ import yaml
 from seedbench import seeding
 from seedbench.cli import run_user_errors_as_messages
 
-OUTPUTS = ["summary.json", "statistics.json", "claims.json", "summary.md", "cd_diagram.png", "seed_spread.png", "seed_spread.csv"]
+OUTPUTS = ["summary.json", "statistics.json", "claims.json", "summary.md", "cd_diagram.png", "seed_spread.png", "seed_spread.csv",
+           "learning_curves.csv", "predictions_best.csv"]
 
 
 def _load_stage(repo_root: Path):
@@ -33,6 +34,11 @@ def _write_run(runs: Path, d: str, m: str, r: int, experiment_seed: int, rmse: f
                     "nasa_score": None if rmse is None else 25.0 * rmse},
     }
     (folder / "results.json").write_text(json.dumps(result))
+    live = folder / "dvclive" / "plots" / "metrics"
+    live.mkdir(parents=True, exist_ok=True)
+    for name in ("train_loss", "val_loss"):
+        (live / f"{name}.tsv").write_text(f"step\t{name}\n1\t400.5\n2\t{300.0 + r}\n")
+    (folder / "predictions.csv").write_text("unit,true_rul,predicted_rul\n1,30.0,35.5\n2,80.0,71.25\n")
 
 
 @pytest.fixture()

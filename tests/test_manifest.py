@@ -10,6 +10,7 @@ import pytest
 
 from seedbench.manifest import build_manifest, config_hash, manifest_schema, write_manifest
 from seedbench.provenance import environment_record, library_versions
+from seedbench.seeding import run_seeds
 
 
 def _manifest(**overrides):  # type: ignore[no-untyped-def]
@@ -19,8 +20,10 @@ def _manifest(**overrides):  # type: ignore[no-untyped-def]
         created_at="2026-11-23T12:00:00+00:00",
         git={"git_sha": "a" * 40, "dirty": False},
         code_versions=library_versions(),
-        seeds={"experiment_seed": 42, "replicate_seed": 7},
+        seeds=run_seeds(42, 0),
         determinism={"deterministic": True},
+        leakage={"leakage": False},
+        wall_clock_seconds=1.5,
         data_hashes={"FD001/train_FD001.txt": "sha256:" + "0" * 64},
         config={"seed": 42, "train": {"lr": 0.001}},
         env=environment_record({}),

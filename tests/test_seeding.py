@@ -12,10 +12,12 @@ import textwrap
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from seedbench.errors import DeterminismError, ParamsError
 from seedbench.seeding import (
@@ -219,19 +221,27 @@ _RECORD_ENV_AT_TORCH_IMPORT = textwrap.dedent(
 
     sys.meta_path.insert(0, StopAtTorch())
     spec = importlib.util.spec_from_file_location("train_stage", sys.argv[1])
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    stage.main(sys.argv[2:])  # torch is first imported inside main(), after the determinism check
     print(json.dumps({"at_torch_import": "torch never imported"}))
     """
 )
 
 
 @pytest.mark.parametrize(("given", "expected"), [(None, ":4096:8"), (":16:8", ":16:8")])
-def test_train_stage_sets_cublas_config_before_torch_is_imported(repo_root: Path, given: str | None, expected: str) -> None:
+def test_train_stage_sets_cublas_config_before_torch_is_imported(
+    repo_root: Path, tmp_path: Path, default_params_dict: dict[str, Any], given: str | None, expected: str
+) -> None:
     env = {k: v for k, v in os.environ.items() if k != "CUBLAS_WORKSPACE_CONFIG"}
     if given is not None:
         env["CUBLAS_WORKSPACE_CONFIG"] = given
+    default_params_dict["train"]["determinism"] = "native"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params_dict))
+    argv = ["--params", str(tmp_path / "params.yaml"), "--dataset", "FD001", "--method", "mlp", "--replicate", "0",
+            "--prepared", str(tmp_path / "prepared"), "--out", str(tmp_path / "out")]
     proc = subprocess.run(
-        [sys.executable, "-c", _RECORD_ENV_AT_TORCH_IMPORT, str(repo_root / "stages" / "train.py")],
+        [sys.executable, "-c", _RECORD_ENV_AT_TORCH_IMPORT, str(repo_root / "stages" / "train.py"), *argv],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )
     assert proc.returncode == 0, proc.stderr

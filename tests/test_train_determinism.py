@@ -70,7 +70,9 @@ def _windows(n_units: int, stream: str, *, last_only: bool = False) -> WindowedS
 def _params(repo_root: Path, workers: int) -> dict[str, Any]:
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
     params["methods"] = list(METHODS)
-    params["train"].update({"num_workers": workers, "torch_threads": 1, "deterministic": True, "warn_only": False, **TINY})
+    # native: these runs start Python directly (tests/test_portable_determinism.py covers portable mode and its launcher)
+    params["train"].update({"num_workers": workers, "torch_threads": 1, "deterministic": True, "warn_only": False,
+                            "determinism": "native", **TINY})
     return params
 
 

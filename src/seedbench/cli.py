@@ -97,6 +97,47 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from seedbench.croissant import describe_path
+
+    sys.stdout.write(describe_path(args.path))
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from seedbench.replay import replay, report_text
+
+    report = replay(args.manifest, repo=args.repo, rerun=not args.no_rerun, level=args.level)
+    sys.stdout.write(report_text(report))
+    return 0 if report.passed else EXIT_CHECK_FAILED
+
+
+def _cmd_transfer(args: argparse.Namespace) -> int:
+    from seedbench.remote import secrets_in_environment, transfer
+
+    done = transfer(args.command, args.repo, remote=args.remote, targets=args.targets, jobs=args.jobs,
+                    dvc=(sys.executable, "-m", "dvc"), secrets=secrets_in_environment(os.environ))
+    print(f"seedbench {args.command}: {done.remote.describe()}: {done.summary}")
+    return 0
+
+
+def _cmd_repro(args: argparse.Namespace) -> int:
+    from seedbench.parallel import default_cores, repo_path, repro
+    from seedbench.params import load_params
+
+    root = repo_path(args.repo)
+    params = load_params(root / "params.yaml")
+    repro(root, jobs=args.jobs, torch_threads=params.train.torch_threads, cores=default_cores())
+    return 0
+
+
+def _cmd_setup_remote(args: argparse.Namespace) -> int:
+    from seedbench.remote import configure_local_remote
+
+    print(f"seedbench setup-remote: {configure_local_remote(args.repo, args.path, name=args.name)}")
+    return 0
+
+
 def _add(sub: argparse._SubParsersAction, name: str, help_text: str, example: str,
          func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help_text, description=f"{help_text}\n\nexample:\n  {example}",
@@ -143,6 +184,48 @@ def build_parser() -> argparse.ArgumentParser:
     status = _add(sub, "status", "What is cached, what `dvc repro` would rerun, which seeds/methods are done.",
                   "seedbench status", _cmd_status)
     status.add_argument("--repo", default=".")
+
+    describe = _add(sub, "describe", "Describe a data folder or file: raw data (SOURCE.json), C-MAPSS text files, "
+                    "prepared arrays, or Croissant JSON (publish/croissant/).",
+                    "seedbench describe data/raw", _cmd_describe)
+    describe.add_argument("path", help="a folder (data/raw, data/raw/FD001, data/prepared/FD001, publish/croissant) or file")
+
+    replay = _add(
+        sub, "replay",
+        "Replay a published experiment: refuse a dirty manifest, check the commit, params, library versions and raw-data "
+        "sha256, re-run `dvc repro --force aggregate`, then compare with the published results at the best level this "
+        "machine allows (exit 1 when the comparison fails, 2 when the replay cannot start).",
+        "seedbench replay publish/manifest.json", _cmd_replay,
+    )
+    replay.add_argument("manifest", help="the experiment manifest, e.g. publish/manifest.json")
+    replay.add_argument("--repo", default=".", help="the checkout to replay in (default: .)")
+    replay.add_argument("--level", choices=("bit", "seed", "distribution"), default=None,
+                        help="compare at this level instead of the best the environment allows")
+    replay.add_argument("--no-rerun", action="store_true",
+                        help="do not run the pipeline; compare the results already in the workspace")
+
+    for action, verb in (("push", "Upload the DVC-cached outputs to a remote"), ("pull", "Download them from a remote")):
+        transfer = _add(sub, action, f"{verb} (`dvc {action}`), turning a failure into a hint that names the remote "
+                        "and the setting to fix; credentials never printed.", f"seedbench {action} -r team-s3",
+                        _cmd_transfer)
+        transfer.add_argument("targets", nargs="*", help="stages or paths (default: everything dvc.lock pins)")
+        transfer.add_argument("-r", "--remote", default=None, help="remote name (default: DVC's default remote)")
+        transfer.add_argument("-j", "--jobs", type=int, default=None, help="parallel transfers")
+        transfer.add_argument("--repo", default=".", help="repository root (default: .)")
+
+    par = _add(sub, "repro", "`dvc repro` with the independent matrix runs (train@…, evaluate@…) N at a time; "
+               "N × train.torch_threads must not exceed the cores. Same dvc.lock as `dvc repro`, sooner.",
+               "seedbench repro -j 2", _cmd_repro)
+    par.add_argument("-j", "--jobs", type=int, default=2, help="runs at a time (default 2)")
+    par.add_argument("--repo", default=".", help="repository root (default: .)")
+
+    setup_remote = _add(sub, "setup-remote", "Make a local folder the default DVC remote, in .dvc/config.local "
+                        "(idempotent; a default remote configured elsewhere is kept).",
+                        "seedbench setup-remote ../seedbench-remote", _cmd_setup_remote)
+    setup_remote.add_argument("path", nargs="?", default="../seedbench-remote",
+                              help="the folder, relative to the repository root (default: ../seedbench-remote)")
+    setup_remote.add_argument("--name", default="local", help="remote name (default: local)")
+    setup_remote.add_argument("--repo", default=".", help="repository root (default: .)")
     return parser
 
 

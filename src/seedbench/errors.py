@@ -28,3 +28,11 @@ class SourceError(SeedbenchError):
 
 class DeterminismError(SeedbenchError):
     """Determinism was asked for and cannot be guaranteed (names the op or setting)."""
+
+
+class ReplayError(SeedbenchError):
+    """A replay cannot start: dirty manifest, wrong checkout, changed params (names what to do)."""
+
+
+class RemoteError(SeedbenchError):
+    """A DVC remote cannot be used (names the remote, the setting to fix and how; never a secret)."""

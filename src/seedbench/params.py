@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from seedbench.determinism import MODES as DETERMINISM_MODES
 from seedbench.errors import ParamsError
 from seedbench.seeding import SEED_MAX
 from seedbench.sources import RAW_FILE_KINDS, SHA256_PATTERN
@@ -243,6 +244,7 @@ class BilstmParams(_SgdParams):
 class TrainParams:
     deterministic: bool = field(metadata=_doc("Use only deterministic kernels (torch.use_deterministic_algorithms, cuDNN flags)."))
     warn_only: bool = field(metadata=_doc("With `deterministic`, warn instead of failing on an op without a deterministic kernel."))
+    determinism: str = field(metadata=_doc("CPU kernels: `native` (fastest for this CPU; bit-exact only on the same CPU model) or `portable` (ATen, oneDNN and OpenBLAS pinned to AVX2 kernels, MKL `COMPATIBLE`, OpenBLAS on 1 thread, set by `seedbench.launch` before Python starts; bit-exact on any x86-64 CPU with AVX2, same library versions and `torch_threads`).", _one_of(DETERMINISM_MODES)))
     torch_threads: int = field(metadata=_doc("torch intra-op threads per training process (recorded: it can change float reductions).", _positive))
     num_workers: int = field(metadata=_doc("DataLoader worker processes (0 = load in the training process).", _non_negative))
     val_fraction: float = field(metadata=_doc("Fraction of training units (whole units) held out for early stopping.", _fraction_open))
@@ -265,6 +267,50 @@ class StatsParams:
     seed_stable_tolerance: float = field(metadata=_doc("Largest per-run |ΔRMSE| that still counts as seed-stable.", _non_negative))
 
 
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+
+
+def _iso_date(value: str) -> str | None:
+    import datetime
+
+    try:
+        ok = re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and datetime.date.fromisoformat(value)
+    except ValueError:
+        ok = False
+    return None if ok else "a date YYYY-MM-DD (e.g. \"2026-11-23\"); fixed, so published files stay byte-deterministic"
+
+
+def _semver(value: str) -> str | None:
+    return None if _SEMVER.fullmatch(value) else "a semantic version MAJOR.MINOR.PATCH such as \"1.0.0\""
+
+
+def _http_url(value: str) -> str | None:
+    return None if re.fullmatch(r"https?://[^\s@]+", value) else "an http(s) URL without credentials"
+
+
+def _hparam_search(value: dict[str, str]) -> str | None:
+    methods = {"linear": LinearParams, "mlp": MlpParams, "cnn1d": Cnn1dParams, "bilstm": BilstmParams}
+    for key, text in value.items():
+        parts = key.split(".")
+        known = len(parts) == 3 and parts[0] == "train" and parts[1] in methods and parts[2] in {
+            f.name for f in dataclasses.fields(methods[parts[1]])
+        }
+        if not known:
+            return f"keys naming a hyper-parameter, train.<method>.<key> such as train.mlp.lr (unknown: {key})"
+        if not text.strip():
+            return f"a non-empty description of the search for {key}"
+    return None
+
+
+@dataclass(frozen=True)
+class PublishParams:
+    date_published: str = field(metadata=_doc("Croissant `datePublished` of every dataset description (YYYY-MM-DD): a fixed date, never the clock, so the published files are byte-deterministic.", _iso_date))
+    version: str = field(metadata=_doc("Croissant `version` of the dataset descriptions (semantic version MAJOR.MINOR.PATCH).", _semver))
+    url: str = field(metadata=_doc("Croissant `url` of builtin and local data: where this benchmark is published (e.g. its repository). Hub data use their Hub page.", _http_url))
+    creator: str = field(metadata=_doc("Croissant `creator` of builtin data (whoever runs the simulator: the benchmark's authors).", _non_empty_text))
+    hparam_search: dict[str, str] = field(metadata=_doc("Hyper-parameter search behind the `train.*` values, for publish/CHECKLIST.md: `{train.<method>.<key>: \"range and procedure\"}`, e.g. `{train.mlp.lr: \"log-uniform [1e-4, 1e-2], 20 trials, validation RMSE\"}`; `{}` = no search (values set by hand).", _hparam_search))
+
+
 @dataclass(frozen=True)
 class Params:
     seed: int = field(metadata=_doc("Experiment seed: every random stream of the experiment derives from it.", _seed))
@@ -274,6 +320,7 @@ class Params:
     prepare: PrepareParams = field(metadata=_doc("Preprocessing: labels, features, scaling, windows."))
     train: TrainParams = field(metadata=_doc("Training: determinism, threads, hyper-parameters per method."))
     stats: StatsParams = field(metadata=_doc("Aggregation over seeds."))
+    publish: PublishParams = field(metadata=_doc("Published descriptions: Croissant metadata and the checklist's hand-filled items."))
 
     def window(self, dataset: str) -> int:
         """The window length (cycles) of ``dataset``."""

@@ -1,14 +1,16 @@
-"""Pieces of the experiment-level manifest: the run matrix, its seeds, the run manifests."""
+"""Pieces of the experiment-level manifest: the run matrix, its seeds, the run manifests, per-run results."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from seedbench.dvclock import lock_stage_entry
 from seedbench.errors import DataFormatError
 from seedbench.files import read_json
 from seedbench.manifest import MANIFEST_FILENAME
 from seedbench.params import Params
+from seedbench.provenance import file_sha256
 from seedbench.seeding import derive_seed, replicate_seed
 
 RunKey = tuple[str, str, int]
@@ -47,3 +49,96 @@ def read_run_manifests(runs_root: Path, keys: list[RunKey]) -> list[dict[str, An
             raise DataFormatError(f"{path}: run manifest missing; rerun that training stage (`dvc repro --force train@{key[0]}-{key[1]}-{key[2]}`)")
         manifests.append(read_json(path))
     return manifests
+
+
+# --------------------------------------------------------------------------- experiment manifest pieces
+
+RESULTS_FILENAME = "results.json"
+PREDICTIONS_FILENAME = "predictions.csv"
+MODEL_FILENAME = "model.pt"
+
+
+def train_stage_name(key: RunKey) -> str:
+    """``train@<dataset>-<method>-<rep>``: the DVC stage that trained run ``key``."""
+    return f"train@{key[0]}-{key[1]}-{key[2]}"
+
+
+def run_entries(runs_root: Path, keys: list[RunKey], run_manifests: list[dict[str, Any]],
+                dvc_lock: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per run for ``publish/manifest.json``: results, hashes, the lock entry, the run manifest.
+
+    ``results`` is the run's ``results.json`` as written by the evaluate stage,
+    ``predictions_sha256`` / ``model_sha256`` hash its deterministic outputs (the
+    baseline that ``seedbench replay`` compares against), ``dvc_lock`` is the
+    ``train@…`` entry of the final ``dvc.lock`` (deps and outs md5), and
+    ``dvc_lock_matches_run_manifest`` says whether the deps hashes the training
+    stage computed while running equal what DVC then locked (``None`` when
+    either side is missing; ``False`` means the run manifest is stale: the
+    stage's inputs changed after it was written).
+    """
+    entries = []
+    for key, manifest in zip(keys, run_manifests, strict=True):
+        folder = run_dir(runs_root, key)
+        results_path = folder / RESULTS_FILENAME
+        if not results_path.is_file():
+            raise DataFormatError(f"{results_path}: missing; run the evaluate stage (`dvc repro evaluate@{key[0]}-{key[1]}-{key[2]}`)")
+        stage = train_stage_name(key)
+        locked = lock_stage_entry(dvc_lock, stage)
+        computed = (manifest.get("dvc_lock") or {}).get("deps")
+        entries.append({
+            "run_id": manifest.get("run_id", f"{key[0]}-{key[1]}-{key[2]}"),
+            "dataset": key[0],
+            "method": key[1],
+            "replicate": key[2],
+            "results": read_json(results_path),
+            "predictions_sha256": file_sha256(folder / PREDICTIONS_FILENAME),
+            "model_sha256": file_sha256(folder / MODEL_FILENAME),
+            "dvc_lock": {"stage": stage, **locked} if locked else None,
+            "dvc_lock_matches_run_manifest": (locked["deps"] == computed) if (locked and computed is not None) else None,
+            "manifest": manifest,
+        })
+    return entries
+
+
+def _distinct(values: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def merged_gpu_record(run_manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """GPU facts over all runs, shaped like :func:`seedbench.provenance.gpu_record` (for ``build_manifest(gpu=…)``).
+
+    ``gpus`` lists every distinct GPU any run saw (``None`` when none did); a
+    CUDA or cuDNN version that differs between runs is given as ``"a | b"``.
+    """
+    gpus = _distinct([g for m in run_manifests for g in (m.get("gpu_info") or [])])
+
+    def one(field: str) -> Any:
+        values = _distinct([m.get(field) for m in run_manifests])
+        if len(values) == 1:
+            return values[0]
+        return " | ".join(str(v) for v in values)
+
+    return {"gpus": gpus or None, "cuda_version": one("cuda_version"), "cudnn_version": one("cudnn_version")}
+
+
+def merged_determinism(run_manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The determinism settings shared by every run, plus which keys vary between runs (seeds always do)."""
+    records = [m.get("determinism") or {} for m in run_manifests]
+    keys = sorted({k for r in records for k in r})
+    common = {k: records[0].get(k) for k in keys if all(k in r and r[k] == records[0].get(k) for r in records)}
+    return {**common, "varies_between_runs": [k for k in keys if k not in common]}
+
+
+def leakage_summary(run_manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{"leakage": any run leaked, "runs_checked", "runs_with_leakage", "check"}`` over the runs' reports."""
+    leaked = [m.get("run_id") for m in run_manifests if (m.get("leakage") or {}).get("leakage")]
+    return {
+        "leakage": bool(leaked),
+        "runs_checked": sum(1 for m in run_manifests if m.get("leakage") is not None),
+        "runs_with_leakage": leaked,
+        "check": "no unit id in both the training and the validation split of any run (whole units are held out)",
+    }

@@ -185,6 +185,7 @@ def set_global_seeds(
     *,
     deterministic: bool = True,
     warn_only: bool = False,
+    determinism: str = "native",
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Pin the global random streams of this process and set torch's determinism flags.
@@ -203,6 +204,12 @@ def set_global_seeds(
         Integer in ``0..2**32-1`` (the replicate seed).
     deterministic, warn_only
         ``params.yaml: train.deterministic`` / ``train.warn_only``.
+    determinism
+        ``params.yaml: train.determinism`` (``native`` or ``portable``, see
+        :mod:`seedbench.determinism`). Its variables must already be in the
+        environment before torch was imported (the train stage checks them with
+        ``require_mode_environment`` first); here ATen's capability is checked
+        and the mode recorded.
     environ
         Environment to inspect (default ``os.environ``); only read, never written.
 
@@ -212,7 +219,10 @@ def set_global_seeds(
         JSON-able record of what was pinned and which flags are now set, for
         the run manifest: the seeds, the flags as torch reports them back,
         ``PYTHONHASHSEED`` and ``CUBLAS_WORKSPACE_CONFIG`` as seen in the
-        environment (``None`` when unset), torch's thread counts and CPU capability.
+        environment (``None`` when unset), torch's thread counts, and the CPU
+        determinism record (:func:`seedbench.determinism.determinism_record`:
+        mode, dispatch variables as seen, ATen capability, CPU model and flags,
+        torch/MKL/oneDNN/numpy/OpenBLAS versions).
 
     Raises
     ------
@@ -220,7 +230,8 @@ def set_global_seeds(
         ``seed`` is not an integer in ``0..2**32-1``.
     DeterminismError
         ``deterministic`` on a machine with CUDA but without a valid
-        ``CUBLAS_WORKSPACE_CONFIG``.
+        ``CUBLAS_WORKSPACE_CONFIG``; ``portable`` while torch runs non-default
+        (native) kernels, i.e. ``ATEN_CPU_CAPABILITY`` was set too late.
 
     Warns
     -----
@@ -230,8 +241,15 @@ def set_global_seeds(
     """
     import torch
 
+    from seedbench.determinism import DISPATCH_ENV_VARS, determinism_record
+    from seedbench.provenance import cpu_flags_summary, cpu_model
+
     seed = check_seed(seed)
     env = os.environ if environ is None else environ
+    cpu_record = determinism_record(
+        determinism, {name: env.get(name) for name in DISPATCH_ENV_VARS},
+        cpu_model=cpu_model(), cpu_flags=cpu_flags_summary(), cpu_count=os.cpu_count(),
+    )
     cuda_available = bool(torch.cuda.is_available())
     if deterministic and cuda_available:
         require_cublas_workspace_config(env)
@@ -268,8 +286,7 @@ def set_global_seeds(
         "cublas_workspace_config": env.get(CUBLAS_ENV_VAR),
         "torch_num_threads": int(torch.get_num_threads()),
         "torch_num_interop_threads": int(torch.get_num_interop_threads()),
-        "torch_cpu_capability": str(torch.backends.cpu.get_cpu_capability()),
-        "torch_version": str(torch.__version__),
+        **cpu_record,
     }
 
 

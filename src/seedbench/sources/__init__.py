@@ -81,6 +81,17 @@ def data_hashes(raw_dir: str | Path) -> dict[str, str]:
     return {f["path"]: f["sha256"] for f in read_source_record(raw_dir)["files"]}
 
 
+def dataset_hashes(raw_dir: str | Path, dataset: str) -> dict[str, str]:
+    """:func:`data_hashes` of one dataset's files (``<dataset>/…``); ``{}`` when ``SOURCE.json`` is absent.
+
+    For a run manifest: a training stage run by hand, outside the pipeline, has
+    no raw folder, and records no raw hashes rather than failing.
+    """
+    if not (Path(raw_dir) / SOURCE_RECORD_NAME).is_file():
+        return {}
+    return {p: h for p, h in data_hashes(raw_dir).items() if p.startswith(f"{dataset}/")}
+
+
 def fetch_source(data_params: DataParams, staging_dir: str | Path) -> tuple[list[RawFile], dict[str, Any]]:
     """Fill ``staging_dir`` from the source named by ``data_params.source``.
 

@@ -1,0 +1,123 @@
+"""Wall time of the whole pipeline: sequential `dvc repro` against `seedbench repro -j N`.
+
+Usage (from the repository root, venv active)::
+
+    python bench/bench_parallel.py --repeats 3 --jobs 2 --out /tmp/bench_parallel.json
+
+The current working tree (tracked + untracked-not-ignored files, with its
+params.yaml: the default profile unless you changed it) is committed once into
+a scratch repository; every timed run starts from a fresh ``git clone`` of it
+with an empty DVC cache, so both contenders do the same work (fetch, prepare,
+every run, aggregate, publish). Runs alternate (seq, par, seq, par, …) so that
+a change in the machine's load hits both. ``PYTHONPATH`` points at the
+snapshot's ``src/``, so edits made to this checkout while the benchmark runs
+do not leak into it. After each parallel run its ``dvc.lock`` is compared byte
+for byte with the sequential one: the speed-up must not change a result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sh(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+def snapshot(dest: Path, env: dict[str, str]) -> None:
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, listed):
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    (dest / "dvc.lock").unlink(missing_ok=True)
+    sh(["git", "init", "-q", "-b", "main"], dest, env)
+    sh(["git", "add", "-A"], dest, env)
+    sh(["git", "commit", "-q", "-m", "benchmark snapshot"], dest, env)
+
+
+def loadavg() -> float | None:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except OSError:
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="seedbench-bench-parallel-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DVC_")}
+    env.update(DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@seedbench.invalid",
+               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@seedbench.invalid")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    source = work / "snapshot"
+    source.mkdir()
+    snapshot(source, env)
+    env["PYTHONPATH"] = str(source / "src")
+
+    runs: list[dict[str, object]] = []
+    reference_lock: bytes | None = None
+    for i in range(args.repeats):
+        for kind in ("sequential", "parallel"):
+            clone = work / f"{kind}-{i}"
+            sh(["git", "clone", "-q", str(source), str(clone)], work, env)
+            command = ["dvc", "repro"] if kind == "sequential" else ["seedbench", "repro", "-j", str(args.jobs)]
+            load_before = loadavg()
+            cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            sh(command, clone, env)
+            seconds = time.perf_counter() - started
+            cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+            lock = (clone / "dvc.lock").read_bytes()
+            reference_lock = reference_lock or lock
+            record = {"kind": kind, "repeat": i, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+                      "load_before": load_before,
+                      "load_after": loadavg(), "lock_identical_to_first": lock == reference_lock}
+            runs.append(record)
+            print(json.dumps(record), flush=True)
+            shutil.rmtree(clone)
+
+    seq = [r["seconds"] for r in runs if r["kind"] == "sequential"]
+    seq_cpu = [r["cpu_seconds"] for r in runs if r["kind"] == "sequential"]
+    par_cpu = [r["cpu_seconds"] for r in runs if r["kind"] == "parallel"]
+    par = [r["seconds"] for r in runs if r["kind"] == "parallel"]
+    summary = {
+        "jobs": args.jobs, "repeats": args.repeats, "cpu_count": os.cpu_count(), "python": platform.python_version(),
+        "median_sequential_s": statistics.median(seq), "median_parallel_s": statistics.median(par),
+        "speedup_of_medians": round(statistics.median(seq) / statistics.median(par), 3),
+        "median_sequential_cpu_s": statistics.median(seq_cpu), "median_parallel_cpu_s": statistics.median(par_cpu),
+        "all_locks_identical": all(r["lock_identical_to_first"] for r in runs), "runs": runs,
+    }
+    print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
