@@ -10,6 +10,7 @@ from seedbench import plotdata, plots, seeding, stats
 from seedbench.cli import run_user_errors_as_messages
 from seedbench.files import atomic_write_text, write_json
 from seedbench.params import load_params
+from seedbench.reproducibility import reproducibility_statement
 from seedbench.resulttrees import collect_results, expected_runs, folder_reader
 
 
@@ -36,7 +37,12 @@ def main(argv: list[str] | None = None) -> None:
     write_json(out / "summary.json", agg.summary_flat())
     write_json(out / "statistics.json", agg.detail())
     write_json(out / "claims.json", agg.claims())
-    atomic_write_text(out / "summary.md", agg.markdown())
+    statement = reproducibility_statement(
+        determinism=params.train.determinism, deterministic=params.train.deterministic,
+        torch_threads=params.train.torch_threads, n_replicates=len(params.replicates),
+        seed_tolerance=params.stats.seed_stable_tolerance,
+    )
+    atomic_write_text(out / "summary.md", agg.markdown() + "\n" + statement)
     atomic_write_text(out / "seed_spread.csv", agg.seed_spread_csv("rmse"))
     plots.save_png(plots.cd_diagram(agg.friedman, title="RMSE mean ranks (blocks = dataset × seed)"), out / "cd_diagram.png")
     plots.save_png(plots.seed_spread({d: agg.values_by_method(d, "rmse") for d in datasets}), out / "seed_spread.png")

@@ -75,6 +75,7 @@ def test_stage_writes_every_report_and_ignores_stale_runs(repo_root, workspace):
     assert csv[0] == "dataset,method,replicate,rmse" and len(csv) == 1 + 2 * 3 * 3
     md = (workspace["out"] / "summary.md").read_text()
     assert "## FD002" in md and "bilstm" not in md
+    assert "## Reproducibility this run can claim" in md
 
 
 def test_stage_outputs_are_byte_identical_on_rerun(repo_root, workspace):

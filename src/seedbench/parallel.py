@@ -3,8 +3,11 @@
 ``dvc repro`` runs stages one after another. The runs of the matrix
 (``train@<dataset>-<method>-<rep>`` and its ``evaluate@…``) share only
 read-only inputs, so they can run side by side; DVC's per-output locks and its
-repository lock (held while ``dvc.lock`` is written) make concurrent
-``dvc repro --single-item`` calls on *different* stages safe. :func:`repro`
+repository lock (held while DVC checks and saves a stage, released while the
+stage's command runs) make concurrent ``dvc --wait-for-lock repro --single-item``
+calls on *different* stages safe. (Without ``--wait-for-lock`` a DVC process
+gives up after 3 s of waiting for the repository lock — "Unable to acquire
+lock" — which a busy machine reaches.) :func:`repro`
 does exactly that, in three steps, DVC being the engine throughout:
 
 1. ``dvc repro`` of every stage upstream of the matrix (fetch, prepare@…);
@@ -190,7 +193,7 @@ def repro(
     deps = stage_graph(repo)
     plan = make_plan(deps, None)
     if plan.upstream:
-        code, out = _dvc([*dvc, "repro", *plan.upstream], repo, env)
+        code, out = _dvc([*dvc, "--wait-for-lock", "repro", *plan.upstream], repo, env)
         if code != 0:
             raise StageError(f"dvc repro {' '.join(plan.upstream)} failed:\n{_tail(out)}")
     plan = make_plan(deps, changed_stages(repo, dvc))
@@ -218,7 +221,7 @@ def repro(
                          + "\n".join(failures))
 
     started = time.perf_counter()
-    code, out = _dvc([*dvc, "repro"], repo, env)
+    code, out = _dvc([*dvc, "--wait-for-lock", "repro"], repo, env)
     report.downstream_seconds = time.perf_counter() - started
     if code != 0:
         raise StageError(f"dvc repro failed:\n{_tail(out)}")
@@ -268,7 +271,7 @@ def _run_batch(batch: Sequence[tuple[str, ...]], repo: str | os.PathLike[str], d
                env: dict[str, str] | None) -> tuple[int, str, float]:
     started = time.perf_counter()
     stages = [stage for unit in batch for stage in unit]
-    code, out = _dvc([*dvc, "repro", "--single-item", "--keep-going", *stages], repo, env)
+    code, out = _dvc([*dvc, "--wait-for-lock", "repro", "--single-item", "--keep-going", *stages], repo, env)
     return code, out, time.perf_counter() - started
 
 
