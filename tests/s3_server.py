@@ -100,7 +100,13 @@ class SeaweedS3:
             if self.process.poll() is not None:
                 raise RuntimeError(f"weed mini exited with {self.process.returncode}; see {log.name}")
             try:
-                self.client().head_bucket(Bucket=self.bucket)
+                # Ready means a full write-read round trip: HeadBucket answers (filer up) before the volume
+                # server serves objects, and a GetObject then fails with InternalError.
+                client = self.client()
+                client.head_bucket(Bucket=self.bucket)
+                client.put_object(Bucket=self.bucket, Key=".ready-probe", Body=b"ready")
+                if client.get_object(Bucket=self.bucket, Key=".ready-probe")["Body"].read() != b"ready":
+                    raise RuntimeError("probe object read back wrong")
                 return self
             except Exception:  # noqa: BLE001 - not up yet
                 if time.monotonic() > deadline:
