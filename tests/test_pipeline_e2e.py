@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_helpers import run, tiny_clone
 
 from seedbench.params import load_params
 from seedbench.provenance import file_sha256
@@ -23,51 +19,10 @@ from seedbench.seeding import replicate_seed
 
 pytestmark = pytest.mark.e2e
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "PYTHONHASHSEED"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(
-        DVC_NO_ANALYTICS="1",
-        GIT_AUTHOR_NAME="seedbench test",
-        GIT_AUTHOR_EMAIL="test@seedbench.invalid",
-        GIT_COMMITTER_NAME="seedbench test",
-        GIT_COMMITTER_EMAIL="test@seedbench.invalid",
-    )
-    return env
-
-
-def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def copy_repo(dest: Path) -> None:
-    """Copy what git would give a fresh clone (tracked + untracked-not-ignored files)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")
-    for rel in filter(None, listed):
-        src = REPO_ROOT / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    repo = tmp_path_factory.mktemp("clone")
-    copy_repo(repo)
-    shutil.copy(repo / "profiles" / "tiny.yaml", repo / "params.yaml")
-    (repo / "dvc.lock").unlink(missing_ok=True)
-    run(["git", "init", "-q", "-b", "main"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-q", "-m", "tiny profile"], repo)
+    repo = tiny_clone(tmp_path_factory.mktemp("clone"))
     first = run(["dvc", "repro"], repo)
     return {"repo": repo, "first": first, "params": load_params(repo / "params.yaml")}
 
