@@ -7,7 +7,7 @@ BIN := $(abspath $(VENV))/bin
 # Stage commands call `python` and `dvc`: make them the venv's.
 export PATH := $(BIN):$(PATH)
 # pip's local-mirror notices ("Location ... is ignored") are noise here.
-PIP_QUIET := grep -v 'is ignored: it is neither a file nor a directory' || true
+PIP_QUIET := { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
 .PHONY: setup remote repro test test-fast lock clean-venv
 
