@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (snapshot, dvc.lock of every run)")
     args = parser.parse_args()
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="seedbench-bench-parallel-"))
@@ -94,6 +95,7 @@ def main() -> None:
             cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
             lock = (clone / "dvc.lock").read_bytes()
+            (work / f"dvc.lock.{kind}-{i}").write_bytes(lock)  # kept with --keep for a diff
             reference_lock = reference_lock or lock
             record = {"kind": kind, "repeat": i, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
                       "load_before": load_before,
@@ -116,7 +118,8 @@ def main() -> None:
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
     if args.out:
         args.out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
