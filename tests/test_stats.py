@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 
 from seedbench import seeding
+from seedbench.bootstrap import bootstrap_interval_over_units
 from seedbench.errors import DataFormatError
 from seedbench.compare import compare_results
 from seedbench.stats import (
     aggregate,
-    bootstrap_interval_over_units,
     critical_difference,
     describe_over_seeds,
     friedman_nemenyi,

@@ -22,8 +22,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from seedbench.bootstrap import finite_or_none
 from seedbench.files import dumps_json
-from seedbench.stats import RunKey, finite_or_none, index_results, metric_value, json_safe, run_name
+from seedbench.stats import RunKey, index_results, json_safe, metric_value, run_name
 
 Level = Literal["bit", "seed", "distribution"]
 LEVEL_NAMES: dict[str, str] = {"bit": "bit-exact", "seed": "seed-stable", "distribution": "distribution-stable"}

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from seedbench.bootstrap import bootstrap_interval_over_units
 from seedbench.metrics import mae, nasa_score, rmse
 from seedbench.predictions import Predictions
 from seedbench.seeding import generator, replicate_seed
-from seedbench.stats import bootstrap_interval_over_units
 
 RESULTS_FILENAME = "results.json"
 

@@ -5,7 +5,10 @@ each documents the shapes it takes, does no I/O, and takes randomness only as
 an explicit :class:`numpy.random.Generator` built by :mod:`seedbench.seeding`.
 Returned dicts are JSON-ready: plain ``int``/``float``/``str``, and ``None``
 wherever a quantity is undefined (one seed has no SEM, a diverged run has no
-interval); they never hold NaN.
+interval); they never hold NaN. Bootstrap intervals (BCa) come from
+:mod:`seedbench.bootstrap`, which is numpy-only so that the per-run evaluate
+stage never imports scipy; the per-run interval
+(``bootstrap_interval_over_units``) lives there.
 
 Conventions
 -----------
@@ -31,7 +34,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,26 +43,23 @@ import scipy.stats as st
 from numpy.typing import ArrayLike
 
 from seedbench import seeding
+from seedbench.bootstrap import (
+    DEFAULT_N_RESAMPLES,
+    _as_1d,
+    _bootstrap_interval,
+    _check_confidence,
+    _mean_statistic,
+    finite_or_none,
+)
 from seedbench.errors import DataFormatError
 from seedbench.files import dumps_json
-from seedbench.metrics import METRIC_LABELS, METRIC_NAMES, per_unit_errors
-
-DEFAULT_N_RESAMPLES = 10_000
-"""Bootstrap resamples when the caller does not say (the stage passes ``stats.n_resamples``)."""
+from seedbench.metrics import METRIC_LABELS, METRIC_NAMES
 
 CLAIM_SEM_FACTOR = 2.0
 """The ``2`` of the claim rule ``|Δ| > 2·√(SEM_A² + SEM_B²)``."""
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def finite_or_none(x: float | np.floating | None) -> float | None:
-    """A JSON-ready float: ``None`` for None, NaN or ±inf."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def json_safe(obj: Any) -> Any:
@@ -75,66 +75,6 @@ def json_safe(obj: Any) -> Any:
     if isinstance(obj, (float, np.floating)):
         return finite_or_none(obj)
     return obj
-
-
-def _as_1d(values: ArrayLike, name: str) -> np.ndarray:
-    x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D array, got shape {x.shape}")
-    return x
-
-
-def _mean_statistic(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(x, axis=axis)
-
-
-def _rmse_statistic(e: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.sqrt(np.mean(e * e, axis=axis))
-
-
-def _bootstrap_interval(
-    sample: np.ndarray,
-    statistic: Callable[..., np.ndarray],
-    *,
-    confidence: float,
-    n_resamples: int,
-    rng: np.random.Generator,
-) -> tuple[float, float, str]:
-    """BCa interval of ``statistic`` over a finite 1-D ``sample`` (n >= 2), with an explicit fallback.
-
-    One call to :func:`scipy.stats.bootstrap` (vectorised statistic). When BCa is
-    undefined — identical values make the jackknife acceleration 0/0 and scipy
-    returns NaN with a ``DegenerateDataWarning`` — the percentile interval of
-    the *same* bootstrap distribution is returned (no new draws), and the method
-    string says why.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = st.bootstrap(
-            (sample,), statistic, n_resamples=n_resamples, confidence_level=confidence,
-            method="BCa", vectorized=True, rng=rng,
-        )
-    low, high = res.confidence_interval
-    if math.isfinite(low) and math.isfinite(high):
-        return float(low), float(high), "BCa"
-    if np.ptp(sample) == 0:
-        reason = "all values identical"
-    else:
-        degenerate = [w for w in caught if issubclass(w.category, st.DegenerateDataWarning)]
-        reason = str(degenerate[0].message).split(". ")[0] if degenerate else "BCa endpoints undefined"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = st.bootstrap(
-            (sample,), statistic, n_resamples=0, confidence_level=confidence,
-            method="percentile", vectorized=True, bootstrap_result=res, rng=rng,
-        )
-    low, high = res.confidence_interval
-    return float(low), float(high), f"percentile (BCa degenerate: {reason})"
-
-
-def _check_confidence(confidence: float) -> None:
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence: expected a number in (0, 1), got {confidence!r}")
 
 
 # --------------------------------------------------------------------------- one cell
@@ -158,7 +98,7 @@ def describe_over_seeds(
     confidence : float
         Level of both intervals, in (0, 1).
     n_resamples : int
-        Bootstrap resamples (one :func:`scipy.stats.bootstrap` call).
+        Bootstrap resamples (one :func:`seedbench.bootstrap.bca_interval` call).
     rng : numpy.random.Generator
         The cell's bootstrap stream, e.g.
         ``seeding.generator(bootstrap_seed, "bootstrap", dataset, method, metric)``.
@@ -214,71 +154,6 @@ def describe_over_seeds(
             ci_low=finite_or_none(low), ci_high=finite_or_none(high), ci_method=method,
         )
     out["note"] = "; ".join(notes) or None
-    return out
-
-
-def bootstrap_interval_over_units(
-    y_true_or_errors: ArrayLike,
-    y_pred: ArrayLike | None = None,
-    *,
-    confidence: float = 0.95,
-    n_resamples: int = DEFAULT_N_RESAMPLES,
-    rng: np.random.Generator,
-) -> dict[str, Any]:
-    """Per-run BCa interval of test RMSE, resampling test units (for ``results.json: rmse_ci``).
-
-    Parameters
-    ----------
-    y_true_or_errors : array_like, shape (n_units,)
-        True RUL (cycles) when ``y_pred`` is given; otherwise the signed errors
-        ``d = pred - true`` themselves (see :func:`seedbench.metrics.per_unit_errors`).
-    y_pred : array_like, shape (n_units,), optional
-        Predicted RUL in cycles.
-    confidence, n_resamples
-        As in :func:`describe_over_seeds`.
-    rng : numpy.random.Generator
-        The run's stream: ``seeding.generator(experiment_seed, "bootstrap-run", dataset, method, r)``.
-
-    Returns
-    -------
-    dict
-        ``statistic`` ("rmse"), ``estimate`` (RMSE over all units), ``low``,
-        ``high``, ``confidence``, ``method`` ("BCa" or the percentile fallback
-        with its reason), ``n_resamples``, ``n_units``, ``note``. Undefined
-        numbers are ``None``: a diverged run (non-finite errors) or a single
-        test unit gives no interval, not an exception.
-
-    Notes
-    -----
-    This interval describes uncertainty from the *finite test set* of one run;
-    it says nothing about seed-to-seed variation (that is :func:`describe_over_seeds`).
-    """
-    _check_confidence(confidence)
-    if y_pred is None:
-        errors = _as_1d(y_true_or_errors, "errors")
-    else:
-        errors = per_unit_errors(y_true_or_errors, y_pred)
-    out: dict[str, Any] = {
-        "statistic": "rmse", "estimate": None, "low": None, "high": None,
-        "confidence": float(confidence), "method": None, "n_resamples": int(n_resamples),
-        "n_units": int(errors.size), "note": None,
-    }
-    if errors.size == 0:
-        out["note"] = "no test unit"
-        return out
-    if not np.all(np.isfinite(errors)):
-        bad = int(np.sum(~np.isfinite(errors)))
-        out["note"] = f"{bad} of {errors.size} errors non-finite (diverged run): no RMSE, no interval"
-        return out
-    e = np.sort(np.abs(errors))  # RMSE depends on |d| only; sorting makes the result order-free
-    out["estimate"] = finite_or_none(_rmse_statistic(e))
-    if e.size < 2:
-        out["note"] = "1 test unit: no interval (needs >= 2 units)"
-        return out
-    low, high, method = _bootstrap_interval(
-        e, _rmse_statistic, confidence=confidence, n_resamples=n_resamples, rng=rng
-    )
-    out.update(low=finite_or_none(low), high=finite_or_none(high), method=method)
     return out
 
 
