@@ -12,6 +12,7 @@ from seedbench.files import atomic_write_text, write_json
 from seedbench.params import load_params
 from seedbench.reproducibility import reproducibility_statement
 from seedbench.resulttrees import collect_results, expected_runs, folder_reader
+from seedbench.stagetiming import timed_stage
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,37 +21,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", default=".", help="folder holding params' runs/ tree")
     parser.add_argument("--out", default="reports")
     args = parser.parse_args(argv)
-
-    params = load_params(args.params)
-    datasets, methods = params.data.datasets, params.methods
-    # Only the runs these params ask for: stale folders of other experiments are ignored.
-    results = collect_results(folder_reader(args.root), params, where=f"folder {args.root}")
-    agg = stats.aggregate(
-        results,
-        confidence=params.stats.confidence,
-        n_resamples=params.stats.n_resamples,
-        bootstrap_seed=seeding.derive_seed(params.seed, "bootstrap"),
-        datasets=datasets,
-        methods=methods,
-    )
-    out = Path(args.out)
-    write_json(out / "summary.json", agg.summary_flat())
-    write_json(out / "statistics.json", agg.detail())
-    write_json(out / "claims.json", agg.claims())
-    statement = reproducibility_statement(
-        determinism=params.train.determinism, deterministic=params.train.deterministic,
-        torch_threads=params.train.torch_threads, n_replicates=len(params.replicates),
-        seed_tolerance=params.stats.seed_stable_tolerance,
-    )
-    atomic_write_text(out / "summary.md", agg.markdown() + "\n" + statement)
-    atomic_write_text(out / "seed_spread.csv", agg.seed_spread_csv("rmse"))
-    plots.save_png(plots.cd_diagram(agg.friedman, title="RMSE mean ranks (blocks = dataset × seed)"), out / "cd_diagram.png")
-    plots.save_png(plots.seed_spread({d: agg.values_by_method(d, "rmse") for d in datasets}), out / "seed_spread.png")
-    # Sources of dvc.yaml's vega-lite plots: learning curves (DVCLive) and the best method's predictions.
-    atomic_write_text(out / "learning_curves.csv", plotdata.learning_curves_csv(args.root, expected_runs(params)))
-    best = plotdata.select_best_runs({d: agg.values_by_method(d, "rmse") for d in datasets}, agg.replicates)
-    atomic_write_text(out / "predictions_best.csv", plotdata.best_predictions_csv(args.root, best))
-    print(f"aggregate: {len(results)} runs → {out}/summary.json, statistics.json, claims.json, summary.md, plots", file=sys.stderr)
+    with timed_stage("aggregate"):  # the stage's own work, for $SEEDBENCH_TIMINGS
+        params = load_params(args.params)
+        datasets, methods = params.data.datasets, params.methods
+        # Only the runs these params ask for: stale folders of other experiments are ignored.
+        results = collect_results(folder_reader(args.root), params, where=f"folder {args.root}")
+        agg = stats.aggregate(
+            results,
+            confidence=params.stats.confidence,
+            n_resamples=params.stats.n_resamples,
+            bootstrap_seed=seeding.derive_seed(params.seed, "bootstrap"),
+            datasets=datasets,
+            methods=methods,
+        )
+        out = Path(args.out)
+        write_json(out / "summary.json", agg.summary_flat())
+        write_json(out / "statistics.json", agg.detail())
+        write_json(out / "claims.json", agg.claims())
+        statement = reproducibility_statement(
+            determinism=params.train.determinism, deterministic=params.train.deterministic,
+            torch_threads=params.train.torch_threads, n_replicates=len(params.replicates),
+            seed_tolerance=params.stats.seed_stable_tolerance,
+        )
+        atomic_write_text(out / "summary.md", agg.markdown() + "\n" + statement)
+        atomic_write_text(out / "seed_spread.csv", agg.seed_spread_csv("rmse"))
+        plots.save_png(plots.cd_diagram(agg.friedman, title="RMSE mean ranks (blocks = dataset × seed)"), out / "cd_diagram.png")
+        plots.save_png(plots.seed_spread({d: agg.values_by_method(d, "rmse") for d in datasets}), out / "seed_spread.png")
+        # Sources of dvc.yaml's vega-lite plots: learning curves (DVCLive) and the best method's predictions.
+        atomic_write_text(out / "learning_curves.csv", plotdata.learning_curves_csv(args.root, expected_runs(params)))
+        best = plotdata.select_best_runs({d: agg.values_by_method(d, "rmse") for d in datasets}, agg.replicates)
+        atomic_write_text(out / "predictions_best.csv", plotdata.best_predictions_csv(args.root, best))
+        print(f"aggregate: {len(results)} runs → {out}/summary.json, statistics.json, claims.json, summary.md, plots", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from seedbench.files import write_json
 from seedbench.params import load_params
 from seedbench.predictions import read_predictions
 from seedbench.results import build_results
+from seedbench.stagetiming import timed_stage
 
 
 def main() -> None:
@@ -21,21 +22,21 @@ def main() -> None:
     parser.add_argument("--replicate", type=int, required=True)
     parser.add_argument("--run", required=True, help="run folder holding predictions.csv")
     args = parser.parse_args()
-
-    params = load_params(args.params)
-    run_dir = Path(args.run)
-    results = build_results(
-        read_predictions(run_dir / "predictions.csv"),
-        dataset=args.dataset,
-        method=args.method,
-        replicate=args.replicate,
-        experiment_seed=params.seed,
-        confidence=params.stats.confidence,
-        n_resamples=params.stats.n_resamples,
-    )
-    write_json(run_dir / "results.json", results)
-    metrics = results["metrics"]
-    print(f"evaluate {args.dataset}/{args.method}/rep_{args.replicate}: rmse {metrics['rmse']:.3f}", file=sys.stderr)
+    with timed_stage(f"evaluate@{args.dataset}-{args.method}-{args.replicate}"):  # the stage's own work, for $SEEDBENCH_TIMINGS
+        params = load_params(args.params)
+        run_dir = Path(args.run)
+        results = build_results(
+            read_predictions(run_dir / "predictions.csv"),
+            dataset=args.dataset,
+            method=args.method,
+            replicate=args.replicate,
+            experiment_seed=params.seed,
+            confidence=params.stats.confidence,
+            n_resamples=params.stats.n_resamples,
+        )
+        write_json(run_dir / "results.json", results)
+        metrics = results["metrics"]
+        print(f"evaluate {args.dataset}/{args.method}/rep_{args.replicate}: rmse {metrics['rmse']:.3f}", file=sys.stderr)
 
 
 if __name__ == "__main__":

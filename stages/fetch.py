@@ -13,6 +13,7 @@ from seedbench.cli import run_user_errors_as_messages
 from seedbench.files import staged_directory
 from seedbench.params import load_params
 from seedbench.sources import fetch_source, write_source_record
+from seedbench.stagetiming import timed_stage
 
 
 def main() -> None:
@@ -20,14 +21,14 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", default="data/raw")
     args = parser.parse_args()
-
-    data = load_params(args.params).data
-    with staged_directory(args.out) as staging:  # data/raw is replaced only if everything succeeds
-        files, details = fetch_source(data, staging)
-        write_source_record(staging, data.source, files, details)
-    for warning in details.get("warnings", []):
-        print(f"fetch: warning: {warning}", file=sys.stderr)
-    print(f"fetch: {len(files)} raw files from source '{data.source}' into {args.out}", file=sys.stderr)
+    with timed_stage("fetch"):  # the stage's own work, for $SEEDBENCH_TIMINGS
+        data = load_params(args.params).data
+        with staged_directory(args.out) as staging:  # data/raw is replaced only if everything succeeds
+            files, details = fetch_source(data, staging)
+            write_source_record(staging, data.source, files, details)
+        for warning in details.get("warnings", []):
+            print(f"fetch: warning: {warning}", file=sys.stderr)
+        print(f"fetch: {len(files)} raw files from source '{data.source}' into {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from seedbench.cli import run_user_errors_as_messages
 from seedbench.cmapss import prepare_subset, read_subset, save_prepared
 from seedbench.files import staged_directory
 from seedbench.params import load_params
+from seedbench.stagetiming import timed_stage
 
 
 def main() -> None:
@@ -18,23 +19,23 @@ def main() -> None:
     parser.add_argument("--raw", required=True, help="folder with train_/test_/RUL_<dataset>.txt")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-
-    params = load_params(args.params)
-    subset = read_subset(args.raw, args.dataset)
-    prepared = prepare_subset(
-        subset,
-        window=params.window(args.dataset),
-        sensors=params.prepare.sensors,
-        rul_cap=params.prepare.rul_cap,
-        cap_test_labels=params.prepare.cap_test_labels,
-    )
-    with staged_directory(args.out) as staging:
-        save_prepared(prepared, staging)
-    print(
-        f"prepare {args.dataset}: {len(prepared.train.y)} train windows, {len(prepared.test.y)} test units, "
-        f"window {prepared.window}, {len(prepared.features)} features",
-        file=sys.stderr,
-    )
+    with timed_stage(f"prepare@{args.dataset}"):  # the stage's own work, for $SEEDBENCH_TIMINGS
+        params = load_params(args.params)
+        subset = read_subset(args.raw, args.dataset)
+        prepared = prepare_subset(
+            subset,
+            window=params.window(args.dataset),
+            sensors=params.prepare.sensors,
+            rul_cap=params.prepare.rul_cap,
+            cap_test_labels=params.prepare.cap_test_labels,
+        )
+        with staged_directory(args.out) as staging:
+            save_prepared(prepared, staging)
+        print(
+            f"prepare {args.dataset}: {len(prepared.train.y)} train windows, {len(prepared.test.y)} test units, "
+            f"window {prepared.window}, {len(prepared.features)} features",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from seedbench.publish import (
     experiment_seeds, leakage_summary, merged_determinism, merged_gpu_record, read_run_manifests, run_entries, run_keys,
 )
 from seedbench.sources import data_hashes, read_source_record
+from seedbench.stagetiming import timed_stage
 
 
 def main() -> None:
@@ -33,41 +34,41 @@ def main() -> None:
     parser.add_argument("--reports", default="reports")
     parser.add_argument("--out", default="publish")
     args = parser.parse_args()
+    with timed_stage("publish"):  # the stage's own work, for $SEEDBENCH_TIMINGS
+        started = time.perf_counter()
+        params = load_params(args.params)
+        config = params_as_dict(params)
+        out = Path(args.out)
+        p = params.publish
+        croissant = write_croissant_files(args.raw, out / "croissant", PublishInfo(p.date_published, p.version, p.url, p.creator))
+        seeds, hashes = experiment_seeds(params), data_hashes(args.raw)
+        checklist = checklist_markdown(
+            params, seeds=seeds, data_hashes=hashes, config_hash=config_hash(config),
+            summary=read_json(Path(args.reports) / "summary.json"), source=str(read_source_record(args.raw).get("source")),
+        )
+        atomic_write_text(out / "CHECKLIST.md", checklist)
 
-    started = time.perf_counter()
-    params = load_params(args.params)
-    config = params_as_dict(params)
-    out = Path(args.out)
-    p = params.publish
-    croissant = write_croissant_files(args.raw, out / "croissant", PublishInfo(p.date_published, p.version, p.url, p.creator))
-    seeds, hashes = experiment_seeds(params), data_hashes(args.raw)
-    checklist = checklist_markdown(
-        params, seeds=seeds, data_hashes=hashes, config_hash=config_hash(config),
-        summary=read_json(Path(args.reports) / "summary.json"), source=str(read_source_record(args.raw).get("source")),
-    )
-    atomic_write_text(out / "CHECKLIST.md", checklist)
-
-    keys = run_keys(params)
-    run_manifests = read_run_manifests(Path(args.runs), keys)
-    lock = read_yaml(DVC_LOCK) if Path(DVC_LOCK).is_file() else {}
-    runs = run_entries(Path(args.runs), keys, run_manifests, lock)
-    training_seconds = sum(m.get("wall_clock_seconds") or 0.0 for m in run_manifests)
-    manifest = build_manifest(
-        kind="experiment", run_id=f"experiment-seed{params.seed}", created_at=utc_now_iso(),
-        git=pipeline_git_state("."),
-        code_versions=library_versions(), seeds=seeds, determinism=merged_determinism(run_manifests),
-        data_hashes=hashes, config=config, env=environment_record(), gpu=merged_gpu_record(run_manifests),
-        wall_clock_seconds=training_seconds, leakage=leakage_summary(run_manifests),
-        dvc_lock=stage_lock_record(".", "publish", config),
-        runs=runs,
-        extra={"publish_seconds": time.perf_counter() - started,
-               "wall_clock_seconds_is": "sum of the runs' training wall-clock seconds",
-               "croissant": [c.as_posix() for c in croissant], "checklist": (out / "CHECKLIST.md").as_posix()},
-    )
-    path = write_manifest(manifest, out)
-    stale = [r["run_id"] for r in runs if r["dvc_lock_matches_run_manifest"] is False]
-    note = f"; run manifests older than dvc.lock: {', '.join(stale)}" if stale else ""
-    print(f"publish: {path}, {len(croissant)} Croissant file(s), {out / 'CHECKLIST.md'} ({len(runs)} runs{note})", file=sys.stderr)
+        keys = run_keys(params)
+        run_manifests = read_run_manifests(Path(args.runs), keys)
+        lock = read_yaml(DVC_LOCK) if Path(DVC_LOCK).is_file() else {}
+        runs = run_entries(Path(args.runs), keys, run_manifests, lock)
+        training_seconds = sum(m.get("wall_clock_seconds") or 0.0 for m in run_manifests)
+        manifest = build_manifest(
+            kind="experiment", run_id=f"experiment-seed{params.seed}", created_at=utc_now_iso(),
+            git=pipeline_git_state("."),
+            code_versions=library_versions(), seeds=seeds, determinism=merged_determinism(run_manifests),
+            data_hashes=hashes, config=config, env=environment_record(), gpu=merged_gpu_record(run_manifests),
+            wall_clock_seconds=training_seconds, leakage=leakage_summary(run_manifests),
+            dvc_lock=stage_lock_record(".", "publish", config),
+            runs=runs,
+            extra={"publish_seconds": time.perf_counter() - started,
+                   "wall_clock_seconds_is": "sum of the runs' training wall-clock seconds",
+                   "croissant": [c.as_posix() for c in croissant], "checklist": (out / "CHECKLIST.md").as_posix()},
+        )
+        path = write_manifest(manifest, out)
+        stale = [r["run_id"] for r in runs if r["dvc_lock_matches_run_manifest"] is False]
+        note = f"; run manifests older than dvc.lock: {', '.join(stale)}" if stale else ""
+        print(f"publish: {path}, {len(croissant)} Croissant file(s), {out / 'CHECKLIST.md'} ({len(runs)} runs{note})", file=sys.stderr)
 
 
 if __name__ == "__main__":

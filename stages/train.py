@@ -24,6 +24,7 @@ from seedbench.predictions import Predictions, write_predictions  # noqa: E402
 from seedbench.provenance import cpu_flags_summary  # noqa: E402
 from seedbench.runmanifest import run_manifest  # noqa: E402
 from seedbench.seeding import generator, run_seeds, set_global_seeds, set_torch_threads  # noqa: E402
+from seedbench.stagetiming import timed_stage  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,39 +45,39 @@ def main(argv: list[str] | None = None) -> None:
     require_mode_environment(params.train.determinism, os.environ, startup_environ=startup_environment(),
                              cpu_flags=cpu_flags_summary())
     from seedbench.training import model_bytes, select_units, test_predictions, train_model  # imports torch
+    with timed_stage(f"train@{args.dataset}-{args.method}-{args.replicate}"):  # the stage's own work, for $SEEDBENCH_TIMINGS
+        hparams = params.train.hparams(args.method)
+        seeds = run_seeds(params.seed, args.replicate)
+        threads = set_torch_threads(params.train.torch_threads)
+        determinism = set_global_seeds(seeds["seed"], deterministic=params.train.deterministic, warn_only=params.train.warn_only,
+                                       determinism=params.train.determinism)
+        data = cmapss.load_prepared(args.prepared)
+        split_rng = generator(params.seed, "validation-split", args.replicate)
+        train_units, val_units = cmapss.split_units(data.train.unit, params.train.val_fraction, split_rng)
+        leakage = cmapss.check_no_leakage(train_units, val_units, data.test.unit)
 
-    hparams = params.train.hparams(args.method)
-    seeds = run_seeds(params.seed, args.replicate)
-    threads = set_torch_threads(params.train.torch_threads)
-    determinism = set_global_seeds(seeds["seed"], deterministic=params.train.deterministic, warn_only=params.train.warn_only,
-                                   determinism=params.train.determinism)
-    data = cmapss.load_prepared(args.prepared)
-    split_rng = generator(params.seed, "validation-split", args.replicate)
-    train_units, val_units = cmapss.split_units(data.train.unit, params.train.val_fraction, split_rng)
-    leakage = cmapss.check_no_leakage(train_units, val_units, data.test.unit)
+        out = Path(args.out)
+        label = f"train {args.dataset}/{args.method}/rep_{args.replicate}"
+        with staged_directory(out / LIVE_DIRNAME) as live_dir, EpochLogger(
+            live_dir, label=label, max_epochs=hparams.get("max_epochs")
+        ) as on_epoch:
+            outcome = train_model(
+                args.method, select_units(data.train, train_units), select_units(data.train, val_units),
+                hparams=hparams, seed=seeds["seed"], data_order_seed=seeds["data_order_seed"],
+                num_workers=params.train.num_workers, on_epoch=on_epoch,
+            )
+        atomic_write_bytes(out / "model.pt", model_bytes(outcome.model))
+        predicted = test_predictions(outcome, data.test.X)
+        write_predictions(out / "predictions.csv", Predictions(data.test.unit, data.test.y.astype("float64"), predicted))
 
-    out = Path(args.out)
-    label = f"train {args.dataset}/{args.method}/rep_{args.replicate}"
-    with staged_directory(out / LIVE_DIRNAME) as live_dir, EpochLogger(
-        live_dir, label=label, max_epochs=hparams.get("max_epochs")
-    ) as on_epoch:
-        outcome = train_model(
-            args.method, select_units(data.train, train_units), select_units(data.train, val_units),
-            hparams=hparams, seed=seeds["seed"], data_order_seed=seeds["data_order_seed"],
-            num_workers=params.train.num_workers, on_epoch=on_epoch,
+        manifest = run_manifest(
+            dataset=args.dataset, method=args.method, replicate=args.replicate, params=params, seeds=seeds,
+            determinism=determinism, torch_threads=threads, leakage=leakage, training_summary=outcome.summary(),
+            raw_dir=args.raw, prepared_dir=args.prepared, wall_clock_seconds=time.perf_counter() - started,
         )
-    atomic_write_bytes(out / "model.pt", model_bytes(outcome.model))
-    predicted = test_predictions(outcome, data.test.X)
-    write_predictions(out / "predictions.csv", Predictions(data.test.unit, data.test.y.astype("float64"), predicted))
-
-    manifest = run_manifest(
-        dataset=args.dataset, method=args.method, replicate=args.replicate, params=params, seeds=seeds,
-        determinism=determinism, torch_threads=threads, leakage=leakage, training_summary=outcome.summary(),
-        raw_dir=args.raw, prepared_dir=args.prepared, wall_clock_seconds=time.perf_counter() - started,
-    )
-    write_manifest(manifest, out)
-    status = "DIVERGED (predictions are NaN)" if outcome.diverged else f"best epoch {outcome.best_epoch}"
-    print(f"{label}: {status}, {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        write_manifest(manifest, out)
+        status = "DIVERGED (predictions are NaN)" if outcome.diverged else f"best epoch {outcome.best_epoch}"
+        print(f"{label}: {status}, {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":
