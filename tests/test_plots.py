@@ -37,3 +37,26 @@ def test_seed_spread_handles_nan_runs_and_one_seed(tmp_path):
     assert data.startswith(PNG_SIGNATURE)
     assert data == plots.png_bytes(plots.seed_spread(values))
     assert [p.name for p in path.parent.iterdir()] == ["seed_spread.png"]  # no temp file left behind
+
+
+def test_cd_diagram_bytes_do_not_depend_on_the_string_hash_seed():
+    """scikit-posthocs walks each crossbar in set order (PYTHONHASHSEED); the PNG must not follow it."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    scores = np.array([[1.0, 1.1, 1.2, 1.3, 1.4, 1.5]]) + np.array([[0.0], [0.05], [-0.03], [0.02], [0.01], [-0.01]])
+    code = (
+        "import hashlib, json, sys, numpy as np\n"
+        "from seedbench import plots\nfrom seedbench.stats import friedman_nemenyi\n"
+        f"fr = friedman_nemenyi(np.array({scores.tolist()}), ['a1', 'b22', 'c333', 'd4444', 'e55555', 'f6'])\n"
+        "print(hashlib.sha256(plots.png_bytes(plots.cd_diagram(fr))).hexdigest())\n"
+    )
+    digests = set()
+    for hash_seed in ("1", "2", "3", "4", "5", "6"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                              check=True)
+        digests.add(proc.stdout.strip())
+    assert len(digests) == 1 and len(hashlib.sha256().hexdigest()) == len(digests.pop())

@@ -63,10 +63,17 @@ def cd_diagram(friedman: Mapping[str, Any], *, title: str | None = None) -> Figu
     sig = pd.DataFrame([[p[a][b] for b in names] for a in names], index=names, columns=names)
     fig = _figure(7.0, 1.2 + 0.28 * len(names))
     ax = fig.add_subplot()
-    scikit_posthocs.critical_difference_diagram(
+    drawn = scikit_posthocs.critical_difference_diagram(
         {n: ranks[n] for n in names}, sig, alpha=friedman["alpha"], ax=ax,
         label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}",
     )
+    # scikit-posthocs draws each crossbar through its methods in the order of a Python set, which follows
+    # PYTHONHASHSEED: the same bar, a different path, different PNG bytes. Left to right, always.
+    for lines in drawn["crossbars"]:
+        for line in lines:
+            x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+            order = np.argsort(x, kind="stable")
+            line.set_data(x[order], y[order])
     # The CD bar, drawn above the rank axis's tick labels (scikit-posthocs puts it on top of them).
     cd, x0 = float(friedman["cd"]), min(ranks.values())
     ax.set_ylim(ax.get_ylim()[0], 2.2)
