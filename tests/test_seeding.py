@@ -32,6 +32,7 @@ from seedbench.seeding import (
     run_seeds,
     seed_torch,
     seed_worker,
+    set_deterministic_algorithms,
     set_global_seeds,
     set_torch_threads,
 )
@@ -154,6 +155,38 @@ def test_seed_worker_seeds_numpy_and_random_from_the_torch_seed() -> None:
     random.seed(123)
     np.random.seed(123)
     assert got == (random.random(), float(np.random.random()))
+
+
+@pytest.mark.parametrize(("mode", "warn_only"), [(True, False), (True, True), (False, False)])
+def test_set_deterministic_algorithms_sets_the_flags_torch_reads(mode: bool, warn_only: bool,
+                                                                  restore_torch_flags: None) -> None:
+    torch.use_deterministic_algorithms(not mode, warn_only=not warn_only)
+    set_deterministic_algorithms(mode, warn_only=warn_only)
+    assert torch.are_deterministic_algorithms_enabled() is mode
+    assert torch.is_deterministic_algorithms_warn_only_enabled() is warn_only
+
+
+def test_determinism_flags_do_not_import_the_compiler() -> None:
+    """torch.use_deterministic_algorithms imports torch._inductor (~0.8 s a stage); ours must not, and must still work."""
+    code = textwrap.dedent(
+        """
+        import json, sys, torch
+        from seedbench.seeding import set_global_seeds
+        set_global_seeds(7, deterministic=True, warn_only=False)
+        try:
+            torch.zeros(4).put_(torch.tensor([0]), torch.tensor([1.0]), accumulate=False)
+            refused = False
+        except RuntimeError:
+            refused = True
+        print(json.dumps({"inductor": "torch._inductor" in sys.modules, "dynamo": "torch._dynamo" in sys.modules,
+                          "enabled": torch.are_deterministic_algorithms_enabled(), "refused": refused}))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, **PINNED_ENV}, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"inductor": False, "dynamo": False, "enabled": True,
+                                                                "refused": True}
 
 
 def test_torch_thread_count_is_set_and_reported(restore_torch_flags: None) -> None:

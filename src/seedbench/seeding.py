@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import sys
 import warnings
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
@@ -180,6 +181,26 @@ def seed_torch(seed: int) -> int:
     return seed
 
 
+def set_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """``torch.use_deterministic_algorithms(mode, warn_only=warn_only)`` without its compiler import.
+
+    The public function first imports ``torch._inductor.config`` (to set the
+    compiler's own ``deterministic`` flag): about 0.8 s and 70 MB per process on
+    the 2-core machine, paid by every train stage, for a compiler seedbench
+    never runs. The flag eager kernels read lives in ``torch._C``; set it there.
+    If the compiler is already loaded (someone called ``torch.compile``), or a
+    torch version lacks the private setter, the public function is used, so the
+    result is the same either way (tests/test_seeding.py reads it back).
+    """
+    import torch
+
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None or "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        setter(mode, warn_only=warn_only)
+
+
 def set_global_seeds(
     seed: int,
     *,
@@ -266,7 +287,7 @@ def set_global_seeds(
     seed_torch(seed)
     torch.backends.cudnn.deterministic = bool(deterministic)
     torch.backends.cudnn.benchmark = False
-    torch.use_deterministic_algorithms(bool(deterministic), warn_only=bool(warn_only) if deterministic else False)
+    set_deterministic_algorithms(bool(deterministic), warn_only=bool(warn_only) if deterministic else False)
 
     return {
         "seed": seed,
