@@ -265,3 +265,27 @@ def test_dvclive_neither_initialises_dvc_nor_stages_files_in_git(tmp_path: Path,
     assert not (tmp_path / "dvc.yaml").exists()
     staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert staged.stdout == ""
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(10, 4), (12, 4), (3, 8), (1, 1), (257, 256)])
+def test_shuffled_batches_are_random_samplers_batches_draw_for_draw(n: int, batch_size: int) -> None:
+    """Whole-batch indexing must give the batches (and leave the generator) exactly as RandomSampler + batch_size."""
+    from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+
+    dataset = TensorDataset(torch.arange(n, dtype=torch.float32)[:, None], torch.arange(n, dtype=torch.float32))
+    ours_gen, theirs_gen = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    ours = DataLoader(dataset, batch_size=None, sampler=training.ShuffledBatches(n, batch_size, ours_gen))
+    theirs = DataLoader(dataset, batch_size=batch_size, sampler=RandomSampler(dataset, generator=theirs_gen))
+    assert len(ours) == len(theirs)
+    for _epoch in range(3):
+        got, expected = list(ours), list(theirs)
+        assert len(got) == len(expected)
+        for (xa, ya), (xb, yb) in zip(got, expected, strict=True):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+        assert torch.equal(ours_gen.get_state(), theirs_gen.get_state())
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(0, 4), (4, 0)])
+def test_shuffled_batches_refuse_empty_data_or_batches(n: int, batch_size: int) -> None:
+    with pytest.raises(ValueError, match="n >= 1 and batch_size >= 1"):
+        training.ShuffledBatches(n, batch_size, torch.Generator())

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from seedbench.errors import DataFormatError, ParamsError
 from seedbench.models import RulRegressor, build_model, check_hparams, check_method, fit_ridge, set_linear_weights
@@ -252,10 +252,41 @@ def _fit_sgd(
     return outcome
 
 
+class ShuffledBatches(Sampler[torch.Tensor]):
+    """Whole mini-batches as index tensors, shape ``(≤ batch_size,)``, in a fresh random order each epoch.
+
+    Each epoch draws ``torch.randperm(n, generator=generator)`` and cuts it
+    into ``batch_size`` pieces (the last one shorter), then draws a second
+    permutation it does not use: exactly the draws of
+    ``RandomSampler(generator=generator)`` batched by ``batch_size``, so the
+    batches, and the trained weights, are those of that sampler bit for bit.
+    Handing the DataLoader whole batches (``batch_size=None``) lets
+    :class:`~torch.utils.data.TensorDataset` index all windows of a batch at
+    once instead of one ``__getitem__`` and a ``torch.stack`` per window (an
+    mlp epoch spent ~40% of its time there; BENCHMARKS.md, "Training
+    throughput").
+    """
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator) -> None:
+        if n < 1 or batch_size < 1:
+            raise ValueError(f"ShuffledBatches needs n >= 1 and batch_size >= 1, got n={n}, batch_size={batch_size}")
+        self.n, self.batch_size, self.generator = n, batch_size, generator
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        # A generator function: the draws happen when the epoch starts, not when iter() is called (the
+        # DataLoader calls iter() on its sampler once more than it iterates when it starts workers).
+        order = torch.randperm(self.n, generator=self.generator)
+        torch.randperm(self.n, generator=self.generator)  # RandomSampler's unused draw for num_samples % n == 0
+        yield from order.split(self.batch_size)
+
+
 def make_loader(X: np.ndarray, y: np.ndarray, *, batch_size: int, data_order_seed: int, num_workers: int) -> DataLoader:
     """Shuffling DataLoader over ``(X, y)`` whose batch order depends on ``data_order_seed`` only.
 
-    The shuffling sampler draws one permutation per epoch from
+    The sampler (:class:`ShuffledBatches`) draws one permutation per epoch from
     ``dataloader_generator(data_order_seed)``; the DataLoader's own generator,
     which torch draws worker base seeds from (once per iterator, so once per
     epoch without workers but only once with persistent workers), is a
@@ -267,8 +298,8 @@ def make_loader(X: np.ndarray, y: np.ndarray, *, batch_size: int, data_order_see
     dataset = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
     return DataLoader(
         dataset,
-        batch_size=batch_size,
-        sampler=RandomSampler(dataset, generator=dataloader_generator(data_order_seed)),
+        batch_size=None,
+        sampler=ShuffledBatches(len(dataset), batch_size, dataloader_generator(data_order_seed)),
         generator=dataloader_generator(derive_seed(data_order_seed, "workers")),
         worker_init_fn=seed_worker,
         num_workers=num_workers,
@@ -283,11 +314,12 @@ def _train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.opti
     for xb, yb in loader:
         optimizer.zero_grad(set_to_none=True)
         loss = nn.functional.mse_loss(model(xb), yb)
-        if not torch.isfinite(loss):
+        value = float(loss.item())
+        if not math.isfinite(value):
             return math.nan
         loss.backward()
         optimizer.step()
-        total += float(loss.item()) * len(yb)
+        total += value * len(yb)
         count += len(yb)
     return total / count
 
