@@ -17,6 +17,8 @@ from seedbench.determinism import (
     DISPATCH_ENV_VARS,
     MODES,
     PORTABLE_ENV,
+    PORTABLE_TORCH_SETTINGS,
+    apply_mode_settings,
     expected_level,
     launch_environment,
     numeric_library_versions,
@@ -205,6 +207,7 @@ def _record(mode: str = "portable", **changes: Any) -> dict[str, Any]:
     rec = {
         "mode": mode,
         "mode_env": {k: None for k in DISPATCH_ENV_VARS} | (dict(PORTABLE_ENV) if mode == "portable" else {}),
+        "torch_settings": dict(PORTABLE_TORCH_SETTINGS) if mode == "portable" else {},
         "torch_cpu_capability": "AVX2" if mode == "portable" else "AVX512",
         "cpu_model": "AMD EPYC", "cpu_flags": {"avx2": True, "avx512f": True}, "cpu_count": 2,
         "torch_version": "2.13.0+cpu", "mkl_version": "2024.2 build 20240605", "onednn_version": "3.12.0 git 80afa71049cd",
@@ -238,7 +241,9 @@ def test_two_native_runs_on_the_same_cpu_are_expected_bit_exact() -> None:
     ("a", "b", "level", "why"),
     [
         (_record("native"), _record(), "seed", "one run is native and the other portable"),
-        (_record(), _record(torch_threads=2), "seed", "torch threads differ (1 vs 2)"),
+        (_record("native"), _record("native", torch_threads=2), "seed", "torch threads differ (1 vs 2)"),
+        (_record(), _record(torch_threads=2, torch_settings=None), "seed", "torch threads differ (1 vs 2)"),
+        (_record(), _record(torch_settings=None), "seed", "None: recorded before portable mode turned oneDNN"),
         (_record(), _record(mkl_version="2025.0"), "seed", "library versions differ (mkl 2024.2 build 20240605 vs 2025.0)"),
         (_record(), _record(torch_version="3.0.0"), "distribution", "torch major versions differ"),
         (_record(), {"deterministic": True}, "seed", "run B has no CPU determinism record"),
@@ -258,8 +263,32 @@ def test_expected_level_says_which_and_why(a: Any, b: Any, level: str, why: str)
     assert result.level == level and why in result.reason, result
 
 
+def test_two_portable_runs_with_different_thread_counts_are_expected_bit_exact() -> None:
+    level, reason = expected_level(_record(), _record(torch_threads=2, **INTEL_AVX2))
+    assert level == "bit" and "1 and 2 torch threads" in reason and "even on different CPUs" in reason
+    # two records from before the torch-side settings were compared with each other: same kernels, same threads
+    assert expected_level(_record(torch_settings=None), _record(torch_settings=None)).level == "bit"
+
+
+def test_portable_settings_are_applied_in_process_and_native_puts_torch_defaults_back() -> None:
+    import torch
+
+    before = apply_mode_settings("native")  # torch's defaults, the state every other test expects
+    try:
+        portable = apply_mode_settings("portable")
+        assert not torch.backends.mkldnn.enabled and not torch._C._get_nnpack_enabled()
+        assert all(portable[k] in (v, None) for k, v in PORTABLE_TORCH_SETTINGS.items())
+        if torch.backends.mkl.is_available():
+            assert portable["mkl_num_threads"] == 1
+    finally:
+        after = apply_mode_settings("native")
+    assert after == before and after["mkldnn_enabled"] and after["nnpack_enabled"]
+    assert after["mkl_num_threads"] in (None, torch.get_num_threads())
+
+
 def test_expected_level_is_symmetric_in_its_level() -> None:
-    pairs = [(_record(), _record(**INTEL_AVX2)), (_record("native"), _record()), (_record(), _record(torch_threads=2))]
+    pairs = [(_record(), _record(**INTEL_AVX2)), (_record("native"), _record()), (_record(), _record(torch_threads=2)),
+             (_record("native"), _record("native", torch_threads=2)), (_record(), _record(torch_settings=None))]
     for a, b in pairs:
         assert expected_level(a, b).level == expected_level(b, a).level
 
@@ -281,6 +310,6 @@ def test_experiments_are_held_to_the_weakest_level_of_their_shared_runs() -> Non
     a = {"FD001-mlp-0": _record(), "FD001-mlp-1": _record()}
     same = expected_level_of_experiments(a, {"FD001-mlp-0": _record(**INTEL_AVX2), "FD001-mlp-1": _record()})
     assert same.level == "bit" and same.reason.startswith("all 2 shared runs")
-    mixed = expected_level_of_experiments(a, {"FD001-mlp-0": _record(), "FD001-mlp-1": _record(torch_threads=2)})
+    mixed = expected_level_of_experiments(a, {"FD001-mlp-0": _record(), "FD001-mlp-1": _record(torch_settings=None)})
     assert mixed.level == "seed" and mixed.reason.startswith("run FD001-mlp-1 (the weakest of 2 shared runs)")
     assert expected_level_of_experiments(a, {"FD002-mlp-0": _record()}).level == "distribution"

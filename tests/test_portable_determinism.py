@@ -1,4 +1,4 @@
-"""Portable determinism on this machine: the same bits whatever MKL's instruction set, for every method.
+"""Portable determinism on this machine: the same bits whatever MKL's instruction set and thread count, for every method.
 
 Every variant below is one fresh process started the way dvc.yaml starts the
 train stage (``python -m seedbench.launch --determinism MODE -- python …``),
@@ -10,18 +10,21 @@ AVX2 too (what native mode runs on a CPU without AVX-512). Each run is
 fingerprinted by the sha256 of every parameter tensor and of
 ``predictions.csv``.
 
-The portable contract is asserted outright. Native mode promises bit-exactness
-only on the same CPU with the same thread count; what it changes here is
-asserted as expected failures (``xfail``, not skipped: the assertion runs, and
-an ``XPASS`` on another CPU is reported, not an error). Measured on the
-development machine (AMD EPYC, Zen 4, AVX-512, 2 cores): native + AVX2 caps
-changes ``cnn1d`` and ``bilstm`` (oneDNN kernels); MKL's instruction cap alone
-changes nothing (MKL runs the same path on this AMD CPU either way); 2 threads
-change ``cnn1d`` in both modes on these tiny shapes (oneDNN splits a small
-convolution's weight gradient across threads), and ``mlp`` in portable mode at
-the default sizes (MKL's reproducible mode is exact only for a fixed thread
-count) -- which is why the thread count is a setting in params.yaml and
-``expected_level`` compares it.
+The portable contract is asserted outright, 1 vs 2 threads included. Native
+mode promises bit-exactness only on the same CPU with the same thread count;
+what it changes here is asserted as expected failures (``xfail``, not skipped:
+the assertion runs, and an ``XPASS`` on another CPU is reported, not an error).
+Measured on the development machine (AMD EPYC, Zen 4, AVX-512, 2 cores): native
++ AVX2 caps changes ``cnn1d`` and ``bilstm`` (oneDNN kernels); MKL's instruction
+cap alone changes nothing (MKL runs the same path on this AMD CPU either way);
+2 threads change ``cnn1d`` in native mode on these tiny shapes (oneDNN splits a
+small convolution's weight gradient across threads). Portable mode used to
+change with 2 threads too -- ``cnn1d`` here (oneDNN), and at the default
+params.yaml sizes ``mlp`` and ``bilstm`` (MKL's reproducible mode is exact only
+for a fixed thread count; ``MKL_CBWR=COMPATIBLE,STRICT`` did not help) -- until
+it turned oneDNN and NNPACK off and ran MKL on one thread
+(``seedbench.determinism.PORTABLE_TORCH_SETTINGS``); since then 1 and 2 threads
+give the same bits for every method, here and at the default sizes.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ import torch
 import yaml
 
 from seedbench.cmapss import PreparedSubset, Scaler, WindowedSplit, save_prepared
-from seedbench.determinism import DISPATCH_ENV_VARS, PORTABLE_ENV, expected_level
+from seedbench.determinism import DISPATCH_ENV_VARS, PORTABLE_ENV, PORTABLE_TORCH_SETTINGS, expected_level
 from seedbench.models import METHODS
 from seedbench.provenance import cpu_flags_summary
 from seedbench.seeding import generator
@@ -168,32 +171,24 @@ def test_portable_mode_gives_the_same_bits_whatever_mkl_instruction_set(runs: Pa
     assert (runs / "portable" / method / "model.pt").read_bytes() == (runs / variant / method / "model.pt").read_bytes()
 
 
-THREAD_SENSITIVE = {
-    "mlp": "MKL's reproducible (CNR) mode is bit-exact only for a fixed thread count (2 threads split GEMM reductions)",
-    "cnn1d": "oneDNN splits a small convolution's weight gradient over the batch by thread",
-}
-
-
 @pytest.mark.parametrize("method", METHODS)
-def test_portable_mode_gives_the_same_bits_with_one_and_two_threads(runs: Path, method: str,
-                                                                    record_property: Any) -> None:
-    """linear and bilstm: asserted. mlp and cnn1d: an expected failure where the bits differ (thread count is a setting)."""
-    changed = differences(runs, "portable", "portable-2-threads", method)
-    record_property("changed", changed)
-    if method in THREAD_SENSITIVE and changed:
-        pytest.xfail(f"portable {method}, 1 vs 2 threads: {len(changed)} tensors/files differ: {THREAD_SENSITIVE[method]}")
-    assert changed == []
+def test_portable_mode_gives_the_same_bits_with_one_and_two_threads(runs: Path, method: str) -> None:
+    assert differences(runs, "portable", "portable-2-threads", method) == []
+    assert (runs / "portable" / method / "model.pt").read_bytes() == \
+        (runs / "portable-2-threads" / method / "model.pt").read_bytes()
 
 
 def test_portable_manifests_record_mode_variables_capability_cpu_and_library_versions(runs: Path) -> None:
     det = _determinism(runs, "portable-mkl-sse4_2", "bilstm")
     assert det["mode"] == "portable" and det["torch_cpu_capability"] == "AVX2"
     assert det["mode_env"] == {**PORTABLE_ENV, "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
+    assert det["torch_settings"] == PORTABLE_TORCH_SETTINGS == _determinism(runs, "portable-2-threads", "cnn1d")["torch_settings"]
     assert det["env_vars"]["ATEN_CPU_CAPABILITY"] == "avx2" and det["env_vars"]["MKL_CBWR"] == "COMPATIBLE"
     assert det["cpu_model"] and set(det["cpu_flags"]) == {"avx2", "avx512f"} and det["cpu_flags"] == cpu_flags_summary()
     assert det["mkl_version"] and det["onednn_version"] and det["torch_version"] == torch.__version__
     native = _determinism(runs, "native", "bilstm")
     assert native["mode"] == "native" and native["mode_env"] == {k: None for k in DISPATCH_ENV_VARS}
+    assert native["torch_settings"] == {}
     assert native["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
 
@@ -202,7 +197,9 @@ def test_expected_level_of_the_recorded_runs(runs: Path) -> None:
     assert expected_level(portable, _determinism(runs, "portable-mkl-sse4_2", "mlp")).level == "bit"
     assert expected_level(portable, _determinism(runs, "native", "mlp")).level == "seed"
     threads = expected_level(portable, _determinism(runs, "portable-2-threads", "mlp"))
-    assert threads.level == "seed" and "torch threads differ (1 vs 2)" in threads.reason
+    assert threads.level == "bit" and "1 and 2 torch threads" in threads.reason
+    native_threads = expected_level(_determinism(runs, "native", "mlp"), _determinism(runs, "native-2-threads", "mlp"))
+    assert native_threads.level == "seed" and "torch threads differ (1 vs 2)" in native_threads.reason
 
 
 # --------------------------------------------------------------------------- what native mode changes here
@@ -219,7 +216,7 @@ def test_native_mode_is_bit_exact_only_on_the_same_cpu_and_threads(runs: Path, v
     """Documents what each change does to native mode; a change is an expected failure (XFAIL names the methods).
 
     Measured here (AMD EPYC, AVX-512): AVX2 caps change cnn1d and bilstm, MKL's SSE4_2 cap changes
-    nothing (MKL takes the same path on this AMD CPU), 2 threads change cnn1d.
+    nothing (MKL takes the same path on this AMD CPU), 2 threads change cnn1d (oneDNN's weight gradient).
     """
     changed = {m: differences(runs, "native", variant, m) for m in METHODS}
     changed = {m: d for m, d in changed.items() if d}

@@ -20,10 +20,13 @@ after that is silently ignored.
     (``python -m seedbench.launch --determinism portable -- python stages/train.py …``):
     ATen's AVX2 kernels, oneDNN capped at AVX2, MKL's SSE2 "compatible" CNR
     branch (the only branch Intel documents as equal on Intel and non-Intel
-    CPUs), OpenBLAS's Haswell (AVX2) kernels on one thread. Every library then
-    runs the same code on every CPU with AVX2, so two runs are expected
-    bit-exact on any x86-64 CPU with AVX2, given the same library versions and
-    the same ``train.torch_threads``.
+    CPUs), OpenBLAS's Haswell (AVX2) kernels on one thread. Inside the process,
+    :func:`apply_mode_settings` (called by ``seeding.set_global_seeds``) adds
+    :data:`PORTABLE_TORCH_SETTINGS`: oneDNN and NNPACK off, so convolutions and
+    LSTMs run ATen's own kernels over MKL GEMM, and MKL on one thread. Every
+    library then runs the same code on every CPU with AVX2 and with any
+    ``train.torch_threads``, so two runs are expected bit-exact on any x86-64
+    CPU with AVX2, given the same library versions.
 
 ATen is pinned to ``avx2`` rather than its scalar ``default`` kernels: AVX2 is
 the floor anyway (oneDNN and OpenBLAS are pinned there), ATen's AVX2 kernels
@@ -31,18 +34,33 @@ use only exactly-rounded arithmetic (division, not ``rcp``/``rsqrt``
 estimates; Sleef's 1-ulp functions), and the scalar fallbacks are slow (ReLU
 forward 3×, its backward 10×: up to +25% training time for cnn1d; BENCHMARKS.md).
 
-The thread count is a setting, not a property of the machine: MKL's
-reproducibility modes need a fixed number of threads, and oneDNN's
-weight-gradient reductions split the batch across threads (measured in
-``tests/test_portable_determinism.py``), so it lives in params.yaml and is
-compared, never assumed irrelevant.
+The thread count changes speed, not bits, in portable mode (1 vs 2 threads,
+every method: ``tests/test_portable_determinism.py``). That takes the
+in-process settings. MKL's CNR mode is reproducible only for a fixed number of
+threads (its thread-independent ``STRICT`` mode exists only for the
+AVX2/AVX-512 branches, which fall back to automatic dispatch on non-Intel CPUs;
+``MKL_CBWR=COMPATIBLE,STRICT`` still changed ``mlp``'s weight gradients with 2
+threads), and torch's own per-thread MKL setting overrides ``MKL_NUM_THREADS``:
+so MKL is set to one thread from inside the process, after torch's thread
+count, with nested OpenMP parallelism off so that MKL called inside ATen's
+parallel loops stays on one thread too. oneDNN splits a convolution's
+weight-gradient sum over the batch by thread (``cnn1d``), with no setting to
+fix its order: so oneDNN is off. What is left is ATen's own kernels:
+element-wise ops and reductions to many values do not depend on the thread
+count; a reduction to a single value over more than 32,768 elements (ATen's
+grain size) is split by thread, which in training means the loss and the
+output bias gradient of a mini-batch larger than 32,768 windows. The cost:
+ATen's im2col convolutions and LSTM are slower than oneDNN's (with one thread,
+cnn1d and bilstm take ≈1.5× their time before, ≈1.3–1.6× native; mlp and
+linear unchanged), and MKL's GEMMs no longer use a second thread.
 
 :func:`require_mode_environment` runs in the train stage *before* torch is
 imported and refuses (:class:`~seedbench.errors.DeterminismError`) a missing,
 wrong or late variable; :func:`check_effective` re-checks from inside torch;
-:func:`determinism_record` is what manifests record; :func:`expected_level`
-says which reproducibility level two recorded runs can be held to, and why.
-Nothing here imports torch at module level.
+:func:`apply_mode_settings` sets the torch-side part; :func:`determinism_record`
+is what manifests record; :func:`expected_level` says which reproducibility
+level two recorded runs can be held to, and why. Nothing here imports torch at
+module level.
 """
 
 from __future__ import annotations
@@ -66,6 +84,19 @@ PORTABLE_ENV: dict[str, str] = {
     "OPENBLAS_NUM_THREADS": "1",
 }
 """Variables ``portable`` mode sets before Python starts, with their exact values."""
+
+PORTABLE_TORCH_SETTINGS: dict[str, Any] = {
+    "mkldnn_enabled": False, "nnpack_enabled": False, "mkl_num_threads": 1, "omp_max_active_levels": 1,
+}
+"""What ``portable`` mode sets inside the process (:func:`apply_mode_settings`); recorded as ``torch_settings``.
+
+``torch.backends.mkldnn`` off (convolutions and LSTMs run ATen's kernels, not
+oneDNN's), ``torch.backends.nnpack`` off (convolution forward by im2col + GEMM,
+not NNPACK's transforms), MKL on one thread, and no nested OpenMP parallelism
+(ATen's convolution calls MKL inside its own parallel loop over the batch;
+with nesting allowed, e.g. ``OMP_NESTED=TRUE``, MKL would take threads there
+and change ``cnn1d``'s bits): none of them then depends on ``train.torch_threads``.
+"""
 
 PORTABLE_CAPABILITY = "AVX2"
 """What ``torch.backends.cpu.get_cpu_capability()`` reports in portable mode."""
@@ -203,6 +234,115 @@ def check_effective(mode: str) -> str:
     return capability
 
 
+def _torch_c_functions() -> dict[str, Any]:
+    """The C functions of MKL and OpenMP that torch links in, by name (``ctypes``); absent ones left out.
+
+    Looked up through torch's CPU library, which also finds a dynamically
+    linked MKL or OpenMP among its dependencies. MKL's are left out when torch
+    is built without MKL.
+    """
+    import ctypes
+
+    import torch
+
+    lib_dir = Path(torch.__file__).parent / "lib"
+    path = next((lib_dir / n for n in ("libtorch_cpu.so", "libtorch_cpu.dylib", "torch_cpu.dll") if (lib_dir / n).is_file()),
+                None)
+    if path is None:
+        return {}
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError:
+        return {}
+    wanted = {"omp_set_max_active_levels": ([ctypes.c_int], None), "omp_get_max_active_levels": ([], ctypes.c_int)}
+    if torch.backends.mkl.is_available():
+        wanted |= {"MKL_Set_Num_Threads_Local": ([ctypes.c_int], ctypes.c_int), "MKL_Get_Max_Threads": ([], ctypes.c_int)}
+    found: dict[str, Any] = {}
+    for name, (argtypes, restype) in wanted.items():
+        try:
+            function = getattr(lib, name)
+        except AttributeError:
+            continue
+        function.argtypes, function.restype = argtypes, restype
+        found[name] = function
+    return found
+
+
+_native_state: dict[str, int] = {}
+"""What :func:`apply_mode_settings` changed away from native (to put back): OpenMP's level, MKL pinned."""
+
+
+def apply_mode_settings(mode: str) -> dict[str, Any]:
+    """Set the in-process part of ``mode`` (imports torch); return the settings as torch, MKL and OpenMP report them.
+
+    ``portable``: :data:`PORTABLE_TORCH_SETTINGS` (oneDNN and NNPACK off, MKL
+    on one thread for this thread, no nested OpenMP parallelism so that MKL
+    called inside one of ATen's parallel loops stays on one thread too).
+    ``native``: torch's defaults back (oneDNN and NNPACK on, MKL on torch's
+    thread count, OpenMP's nesting level as it was), so the call always leaves
+    a known state. Call it *after* ``torch.set_num_threads``
+    (``seeding.set_torch_threads``), which resets MKL's thread count:
+    ``seeding.set_global_seeds`` calls it, and the train stage sets the thread
+    count first.
+
+    Returns
+    -------
+    dict
+        ``{"mkldnn_enabled", "nnpack_enabled", "mkl_num_threads",
+        "omp_max_active_levels"}`` read back (the last two ``None`` where torch
+        has no MKL / no OpenMP).
+
+    Raises
+    ------
+    DeterminismError
+        ``portable`` with more than one torch thread and MKL's or OpenMP's
+        control out of reach (torch without MKL, or an unexpected build):
+        sums could then be split by thread.
+    """
+    import torch
+
+    portable = _check_mode(mode) == "portable"
+    threads = torch.get_num_threads()  # also runs torch's lazy per-thread set-up now, which would reset MKL later
+    torch.backends.mkldnn.enabled = not portable
+    torch.backends.nnpack.set_flags(not portable)
+    c = _torch_c_functions()
+    has_mkl, has_omp = "MKL_Set_Num_Threads_Local" in c, "omp_set_max_active_levels" in c
+    if portable:
+        if threads > 1 and not (has_mkl and has_omp):
+            raise DeterminismError(
+                f"train.determinism: portable runs MKL on one thread whatever train.torch_threads, but MKL's or "
+                f"OpenMP's thread control is not reachable in this torch build; with {threads} threads GEMM could "
+                "split its sums by thread: set train.torch_threads: 1"
+            )
+        if has_omp:
+            _native_state.setdefault("omp_max_active_levels", int(c["omp_get_max_active_levels"]()))
+            c["omp_set_max_active_levels"](1)
+        if has_mkl:
+            c["MKL_Set_Num_Threads_Local"](1)
+            _native_state["mkl_pinned"] = 1
+    else:
+        if has_omp and "omp_max_active_levels" in _native_state:
+            c["omp_set_max_active_levels"](_native_state.pop("omp_max_active_levels"))
+        if has_mkl and _native_state.pop("mkl_pinned", None):
+            c["MKL_Set_Num_Threads_Local"](threads)
+    settings = {
+        "mkldnn_enabled": bool(torch.backends.mkldnn.enabled),
+        "nnpack_enabled": getattr(torch._C, "_get_nnpack_enabled", lambda: None)(),
+        "mkl_num_threads": int(c["MKL_Get_Max_Threads"]()) if has_mkl else None,
+        "omp_max_active_levels": int(c["omp_get_max_active_levels"]()) if has_omp else None,
+    }
+    off = [f"{k}={settings[k]!r} (needs {v!r})" for k, v in mode_torch_settings(mode).items()
+           if settings[k] not in (v, None)]
+    if off:
+        raise DeterminismError(f"train.determinism: {mode}: could not set {', '.join(off)}")
+    return settings
+
+
+def mode_torch_settings(mode: str) -> dict[str, Any]:
+    """The in-process settings ``mode`` prescribes (:data:`PORTABLE_TORCH_SETTINGS`; ``{}`` for ``native``)."""
+    return dict(PORTABLE_TORCH_SETTINGS) if _check_mode(mode) == "portable" else {}
+
+
 _MKL = re.compile(r"Math Kernel Library Version ([0-9][\w.]*)(?:-Product Build (\d+))?")
 _ONEDNN = re.compile(r"(?:MKL-DNN|oneDNN)\s+v?([0-9][\w.]*)(?:\s+\(Git Hash ([0-9a-f]+)\))?")
 
@@ -245,11 +385,13 @@ def determinism_record(
 ) -> dict[str, Any]:
     """What a manifest records about CPU determinism (imports torch).
 
-    Returns ``{"mode", "mode_env", "torch_cpu_capability", "cpu_model",
-    "cpu_flags", "cpu_count", "torch_version", "mkl_version", "onednn_version",
-    "numpy_version", "openblas_version"}``: everything :func:`expected_level`
-    needs, together with the run's ``torch_threads``, ``deterministic`` and
-    ``cuda_available``.
+    Returns ``{"mode", "mode_env", "torch_settings", "torch_cpu_capability",
+    "cpu_model", "cpu_flags", "cpu_count", "torch_version", "mkl_version",
+    "onednn_version", "numpy_version", "openblas_version"}``: everything
+    :func:`expected_level` needs, together with the run's ``torch_threads``,
+    ``deterministic`` and ``cuda_available``. ``torch_settings`` is what the
+    mode prescribes (:func:`mode_torch_settings`), which
+    :func:`apply_mode_settings` sets and checks in a training run.
     """
     import numpy as np
     import torch
@@ -257,6 +399,7 @@ def determinism_record(
     return {
         "mode": _check_mode(mode),
         "mode_env": {name: mode_env.get(name) for name in DISPATCH_ENV_VARS},
+        "torch_settings": mode_torch_settings(mode),
         "torch_cpu_capability": check_effective(mode),
         "cpu_model": cpu_model,
         "cpu_flags": dict(cpu_flags),
@@ -303,10 +446,14 @@ def expected_level(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> 
     1. a record without ``mode`` (written before determinism modes) → ``seed``;
     2. a different torch major version → ``distribution``; any other library
        version differs (torch, MKL, oneDNN, numpy, OpenBLAS) → ``seed``;
-    3. ``deterministic`` off, CUDA used, or a different thread count → ``seed``;
+    3. ``deterministic`` off, CUDA used → ``seed``; a different thread count →
+       ``seed``, unless both runs are portable with :data:`PORTABLE_TORCH_SETTINGS`
+       recorded (thread-count independent; see the module docstring for the
+       one limit: single-value reductions over more than 32,768 elements);
     4. one native and one portable run → ``seed`` (different kernels by design);
-    5. both portable, the variables as pinned, both CPUs with AVX2 → ``bit``,
-       *even on different CPUs*;
+    5. both portable, the variables as pinned, the same ``torch_settings``
+       (a record without them predates oneDNN/NNPACK off and MKL on one thread),
+       both CPUs with AVX2 → ``bit``, *even on different CPUs and thread counts*;
     6. both native on the same CPU model (same ATen capability, flags and core
        count) with the same dispatch variables → ``bit``; on different CPUs →
        ``seed``.
@@ -336,7 +483,9 @@ def expected_level(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> 
             return Expectation("seed", f"run {name} saw CUDA: the determinism modes cover CPU kernels only, and GPU "
                                        "results are bit-exact only on the same GPU model, driver and CUDA/cuDNN")
     threads_a, threads_b = _threads(ra), _threads(rb)
-    if threads_a != threads_b:
+    thread_independent = all(rec["mode"] == "portable" and rec.get("torch_settings") == PORTABLE_TORCH_SETTINGS
+                             for rec in (ra, rb))
+    if threads_a != threads_b and not thread_independent:
         return Expectation("seed", f"torch threads differ ({threads_a} vs {threads_b}): the thread count changes "
                                    "the order of float reductions (MKL, oneDNN)")
     if ra["mode"] != rb["mode"]:
@@ -354,12 +503,18 @@ def expected_level(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> 
                                            f"{rec.get('torch_cpu_capability')} kernels")
             if not (rec.get("cpu_flags") or {}).get("avx2"):
                 return Expectation("seed", f"run {name} ran on a CPU without AVX2, below portable mode's floor")
+        if ra.get("torch_settings") != rb.get("torch_settings"):
+            return Expectation("seed", f"portable runs with different torch settings ({ra.get('torch_settings')} vs "
+                                       f"{rb.get('torch_settings')}; None: recorded before portable mode turned "
+                                       "oneDNN and NNPACK off and ran MKL on one thread): convolutions and LSTMs "
+                                       "ran other kernels, so only seed-stable is expected")
         same_cpu = ra.get("cpu_model") == rb.get("cpu_model")
         where = f"on the same CPU model ({ra.get('cpu_model')})" if same_cpu else \
             f"even on different CPUs ({_describe_cpu(ra)} vs {_describe_cpu(rb)})"
+        threads = f"{threads_a} torch thread(s)" if threads_a == threads_b else \
+            f"{threads_a} and {threads_b} torch threads (portable mode does not depend on the thread count)"
         return Expectation("bit", f"both portable ({' '.join(f'{k}={v}' for k, v in PORTABLE_ENV.items())}) with the "
-                                  f"same library versions and {threads_a} torch thread(s): bit-exact "
-                                  f"expected {where}")
+                                  f"same library versions and {threads}: bit-exact expected {where}")
     same = (ra.get("cpu_model") == rb.get("cpu_model")
             and ra.get("torch_cpu_capability") == rb.get("torch_cpu_capability")
             and (ra.get("cpu_flags") or {}) == (rb.get("cpu_flags") or {}))

@@ -244,8 +244,8 @@ class BilstmParams(_SgdParams):
 class TrainParams:
     deterministic: bool = field(metadata=_doc("Use only deterministic kernels (torch.use_deterministic_algorithms, cuDNN flags)."))
     warn_only: bool = field(metadata=_doc("With `deterministic`, warn instead of failing on an op without a deterministic kernel."))
-    determinism: str = field(metadata=_doc("CPU kernels: `native` (fastest for this CPU; bit-exact only on the same CPU model) or `portable` (ATen, oneDNN and OpenBLAS pinned to AVX2 kernels, MKL `COMPATIBLE`, OpenBLAS on 1 thread, set by `seedbench.launch` before Python starts; bit-exact on any x86-64 CPU with AVX2, same library versions and `torch_threads`).", _one_of(DETERMINISM_MODES)))
-    torch_threads: int = field(metadata=_doc("torch intra-op threads per training process (recorded: it can change float reductions).", _positive))
+    determinism: str = field(metadata=_doc("CPU kernels: `native` (fastest for this CPU; bit-exact only on the same CPU model) or `portable` (ATen and OpenBLAS pinned to AVX2 kernels, MKL `COMPATIBLE` on 1 thread, oneDNN and NNPACK off, OpenBLAS on 1 thread, set by `seedbench.launch` before Python starts and by the stage; bit-exact on any x86-64 CPU with AVX2 and any `torch_threads`, same library versions).", _one_of(DETERMINISM_MODES)))
+    torch_threads: int = field(metadata=_doc("torch intra-op threads per training process (recorded: in `native` mode it can change float reductions; in `portable` mode it changes speed only).", _positive))
     num_workers: int = field(metadata=_doc("DataLoader worker processes (0 = load in the training process).", _non_negative))
     val_fraction: float = field(metadata=_doc("Fraction of training units (whole units) held out for early stopping.", _fraction_open))
     linear: LinearParams = field(metadata=_doc("Hyper-parameters of `linear`."))

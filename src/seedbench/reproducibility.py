@@ -20,9 +20,10 @@ def reproducibility_statement(
         )
     elif determinism == "portable":
         lines.append(
-            "- **Bit-exact** on any x86-64 CPU with AVX2, with the library versions of `requirements.lock` and "
-            f"`train.torch_threads = {torch_threads}` (portable determinism pins ATen, oneDNN, MKL and OpenBLAS "
-            "kernels). Check: `dvc repro --force && git diff --exit-code dvc.lock`."
+            "- **Bit-exact** on any x86-64 CPU with AVX2 and with any thread count (this run: "
+            f"`train.torch_threads = {torch_threads}`), with the library versions of `requirements.lock` (portable "
+            "determinism pins ATen, MKL and OpenBLAS kernels and runs MKL on one thread, without oneDNN). Check: "
+            "`dvc repro --force && git diff --exit-code dvc.lock`."
         )
     else:
         lines.append(
@@ -31,9 +32,11 @@ def reproducibility_statement(
             "the CPU's instruction set). Elsewhere expect seed-stable. Check: "
             "`dvc repro --force && git diff --exit-code dvc.lock`."
         )
+    elsewhere = "other library patch versions" if deterministic and determinism == "portable" else \
+        "other library patch versions, thread counts or CPUs"
     lines.append(
-        f"- **Seed-stable** (per-run |ΔRMSE| ≤ {seed_tolerance:g}) with other library patch versions, thread "
-        "counts or CPUs: `seedbench compare <published> . --level seed`."
+        f"- **Seed-stable** (per-run |ΔRMSE| ≤ {seed_tolerance:g}) with {elsewhere}: "
+        "`seedbench compare <published> . --level seed`."
     )
     if n_replicates >= 2:
         lines.append(

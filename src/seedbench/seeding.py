@@ -229,8 +229,10 @@ def set_global_seeds(
         ``params.yaml: train.determinism`` (``native`` or ``portable``, see
         :mod:`seedbench.determinism`). Its variables must already be in the
         environment before torch was imported (the train stage checks them with
-        ``require_mode_environment`` first); here ATen's capability is checked
-        and the mode recorded.
+        ``require_mode_environment`` first); here ATen's capability is checked,
+        the mode's in-process settings applied
+        (:func:`seedbench.determinism.apply_mode_settings`; call
+        :func:`set_torch_threads` first) and the mode recorded.
     environ
         Environment to inspect (default ``os.environ``); only read, never written.
 
@@ -262,7 +264,7 @@ def set_global_seeds(
     """
     import torch
 
-    from seedbench.determinism import DISPATCH_ENV_VARS, determinism_record
+    from seedbench.determinism import DISPATCH_ENV_VARS, apply_mode_settings, determinism_record
     from seedbench.provenance import cpu_flags_summary, cpu_model
 
     seed = check_seed(seed)
@@ -271,6 +273,7 @@ def set_global_seeds(
         determinism, {name: env.get(name) for name in DISPATCH_ENV_VARS},
         cpu_model=cpu_model(), cpu_flags=cpu_flags_summary(), cpu_count=os.cpu_count(),
     )
+    apply_mode_settings(determinism)  # portable: oneDNN and NNPACK off, MKL on one thread (after set_torch_threads)
     cuda_available = bool(torch.cuda.is_available())
     if deterministic and cuda_available:
         require_cublas_workspace_config(env)
