@@ -88,6 +88,14 @@ def test_bad_values_name_key_and_allowed(default_params_dict: dict[str, Any], pa
     assert expected in _error(default_params_dict)
 
 
+def test_portable_mode_refuses_a_batch_whose_sums_threads_would_split(default_params_dict: dict[str, Any]) -> None:
+    default_params_dict["train"]["determinism"] = "portable"
+    default_params_dict["train"]["mlp"]["batch_size"] = 32_769
+    assert "train.mlp.batch_size: at most 32768 with train.determinism: portable" in _error(default_params_dict)
+    default_params_dict["train"]["determinism"] = "native"
+    params_from_dict(default_params_dict)  # native mode promises nothing across thread counts: allowed
+
+
 def test_dataset_without_window_is_named(default_params_dict: dict[str, Any]) -> None:
     default_params_dict["prepare"]["windows"] = {"FD001": 30}
     assert "prepare.windows: no window for dataset FD002" in _error(default_params_dict)

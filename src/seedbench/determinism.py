@@ -98,6 +98,15 @@ with nesting allowed, e.g. ``OMP_NESTED=TRUE``, MKL would take threads there
 and change ``cnn1d``'s bits): none of them then depends on ``train.torch_threads``.
 """
 
+PORTABLE_MAX_BATCH_SIZE = 32_768
+"""Largest ``batch_size`` portable mode accepts (params validation refuses more).
+
+ATen sums more than 32,768 elements to one number in per-thread pieces (its
+grain size), so a mini-batch loss or output-bias gradient over more windows
+would depend on ``train.torch_threads`` (measured: 32,769 elements differ with
+1 and 2 threads).
+"""
+
 PORTABLE_CAPABILITY = "AVX2"
 """What ``torch.backends.cpu.get_cpu_capability()`` reports in portable mode."""
 

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from seedbench.determinism import MODES as DETERMINISM_MODES
+from seedbench.determinism import PORTABLE_MAX_BATCH_SIZE
 from seedbench.errors import ParamsError
 from seedbench.seeding import SEED_MAX
 from seedbench.sources import RAW_FILE_KINDS, SHA256_PATTERN
@@ -408,6 +409,14 @@ def _check_cross_keys(params: Params) -> None:
             f"params.yaml: prepare.windows: no window for dataset {missing[0]} (listed in data.datasets); "
             f"add e.g. `{missing[0]}: 30`"
         )
+    if params.train.determinism == "portable":
+        for method in params.methods:
+            batch_size = params.train.hparams(method).get("batch_size")
+            if batch_size is not None and batch_size > PORTABLE_MAX_BATCH_SIZE:
+                raise ParamsError(
+                    f"params.yaml: train.{method}.batch_size: at most {PORTABLE_MAX_BATCH_SIZE} with "
+                    f"train.determinism: portable (larger sums are split by thread), got {batch_size}"
+                )
 
 
 def params_from_dict(raw: Any) -> Params:
