@@ -112,26 +112,40 @@ def select_units(split: Any, units: np.ndarray) -> Any:
     return type(split)(X=split.X[mask], y=split.y[mask], unit=split.unit[mask])
 
 
-def predict(model: nn.Module, X: np.ndarray, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
-    """RUL predictions (cycles), float64 ``(n,)``, for windows ``X`` float32 ``(n, window, n_features)``.
+def window_tensor(X: np.ndarray) -> torch.Tensor:
+    """Windows ``X`` (n, window, n_features) as a float32, C-contiguous tensor that owns a copy of the data."""
+    return torch.from_numpy(np.array(X, dtype=np.float32, copy=True, order="C"))
 
-    Runs in eval mode (no dropout) without gradients, ``batch_size`` windows at a time.
-    """
-    X32 = np.array(X, dtype=np.float32, copy=True, order="C")
+
+def predict_tensor(model: nn.Module, X: torch.Tensor, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
+    """:func:`predict` on windows already made a tensor by :func:`window_tensor` (no copy per call)."""
     model.eval()
     outputs = []
     with torch.no_grad(), determinism_errors():
-        for start in range(0, X32.shape[0], batch_size):
-            outputs.append(model(torch.from_numpy(X32[start : start + batch_size])))
+        for start in range(0, X.shape[0], batch_size):
+            outputs.append(model(X[start : start + batch_size]))
     if not outputs:
         return np.zeros(0, dtype=np.float64)
     return torch.cat(outputs).to(torch.float64).numpy()
 
 
+def predict(model: nn.Module, X: np.ndarray, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
+    """RUL predictions (cycles), float64 ``(n,)``, for windows ``X`` float32 ``(n, window, n_features)``.
+
+    Runs in eval mode (no dropout) without gradients, ``batch_size`` windows at a time.
+    """
+    return predict_tensor(model, window_tensor(X), batch_size)
+
+
+def mse_tensor(model: nn.Module, X: torch.Tensor, y: np.ndarray) -> float:
+    """Mean squared error (cycles²) of ``model`` on windows ``X`` (a :func:`window_tensor`) and ``y``, in float64."""
+    errors = predict_tensor(model, X) - np.asarray(y, dtype=np.float64)
+    return float(np.mean(errors * errors))
+
+
 def mse(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
     """Mean squared error (cycles²) of ``model`` on ``(X, y)``, accumulated in float64."""
-    errors = predict(model, X) - np.asarray(y, dtype=np.float64)
-    return float(np.mean(errors * errors))
+    return mse_tensor(model, window_tensor(X), y)
 
 
 def train_model(
@@ -224,13 +238,14 @@ def _fit_sgd(
     model.set_target_scaling(float(np.mean(y, dtype=np.float64)), y_std if y_std > 0 else 1.0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(hp["lr"]), weight_decay=float(hp["weight_decay"]))
     loader = make_loader(X, y, batch_size=int(hp["batch_size"]), data_order_seed=data_order_seed, num_workers=num_workers)
+    Xv_tensor = window_tensor(Xv)  # once, not once an epoch
     outcome = TrainOutcome(model)
     best_val = math.inf
     best_state: dict[str, torch.Tensor] | None = None
     epochs_without_improvement = 0
     for epoch in range(1, int(hp["max_epochs"]) + 1):
         train_loss = _train_one_epoch(model, loader, optimizer)
-        val_loss = mse(model, Xv, yv) if math.isfinite(train_loss) else math.nan
+        val_loss = mse_tensor(model, Xv_tensor, yv) if math.isfinite(train_loss) else math.nan
         record: EpochRecord = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
         outcome.history.append(record)
         if on_epoch is not None:
