@@ -13,17 +13,17 @@ What is built
 A synthetic run tree in a temp folder (``--workdir``), laid out exactly as the pipeline leaves it
 for the aggregate stage: ``runs/<dataset>/<method>/rep_<r>/`` holding
 
-- ``predictions.csv`` written by ``seedbench.predictions.write_predictions`` (NASA's test-unit
+- ``predictions.csv`` written by ``seedbench.results.predictions.write_predictions`` (NASA's test-unit
   counts: FD001 100, FD002 259 units; true RUL capped at 125 like ``prepare.cap_test_labels``);
-- ``results.json`` built by ``seedbench.results.build_results`` from that file read back, and
-  written by ``seedbench.files.write_json`` — the evaluate stage's own code path, so the per-run
+- ``results.json`` built by ``seedbench.results.record.build_results`` from that file read back, and
+  written by ``seedbench.core.files.write_json`` — the evaluate stage's own code path, so the per-run
   ``rmse_ci`` bootstrap also uses ``stats.n_resamples``;
 - ``dvclive/plots/metrics/{train,val}_loss.tsv`` (+ ``dvclive/metrics.json``) written by
-  ``seedbench.live.EpochLogger``, the train stage's logger (``linear``: 1 epoch, the other methods
+  ``seedbench.training.live.EpochLogger``, the train stage's logger (``linear``: 1 epoch, the other methods
   between ``patience + 1`` and ``max_epochs`` of their params).
 
 ``model.pt`` and ``manifest.json`` are not written: the aggregate stage never reads them.
-Every synthetic number comes from ``seedbench.seeding.generator(--seed, "bench-aggregate", …)``:
+Every synthetic number comes from ``seedbench.core.seeds.generator(--seed, "bench-aggregate", …)``:
 each method has its own error level (FD002 harder), each seed its own bias and scatter, so the
 claims, Friedman ranks and the best-run choice look like a real experiment's.
 
@@ -94,16 +94,28 @@ from typing import Any
 import numpy as np
 import yaml
 
-from seedbench import plotdata, plots, seeding, stats
-from seedbench.files import atomic_write_text, write_json
-from seedbench.live import LIVE_DIRNAME, EpochLogger
-from seedbench.metrics import METRIC_NAMES
-from seedbench.params import KNOWN_METHODS, Params, load_params
-from seedbench.predictions import Predictions, read_predictions, write_predictions
-from seedbench.provenance import cpu_model
-from seedbench.reproducibility import reproducibility_statement
-from seedbench.results import build_results
-from seedbench.resulttrees import collect_results, expected_runs, folder_reader, run_path
+from seedbench.core import seeds
+from seedbench.core.files import atomic_write_text, write_json
+from seedbench.core.names import KNOWN_METHODS, LIVE_DIRNAME
+from seedbench.core.params import Params, load_params
+from seedbench.provenance.environment import cpu_model
+from seedbench.reporting import plotdata, plots
+from seedbench.reporting.reproducibility import reproducibility_statement
+from seedbench.results.predictions import (
+    Predictions,
+    read_predictions,
+    write_predictions,
+)
+from seedbench.results.record import build_results
+from seedbench.results.trees import (
+    collect_results,
+    expected_runs,
+    folder_reader,
+    run_path,
+)
+from seedbench.stats import summary as stats
+from seedbench.stats.metrics import METRIC_NAMES
+from seedbench.training.live import EpochLogger
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE = ROOT / "stages" / "aggregate.py"
@@ -184,11 +196,11 @@ def build_tree(root: Path, params: Params, methods: list[str], seed: int) -> int
     n = 0
     for d in params.data.datasets:
         for m in methods:
-            skill_rng = seeding.generator(seed, "bench-aggregate", "skill", m)
+            skill_rng = seeds.generator(seed, "bench-aggregate", "skill", m)
             skill = REAL_SKILL.get(m, float(skill_rng.uniform(14.0, 30.0))) * DATASET_DIFFICULTY[d]
             lo, hi = epoch_budget(params, m)
             for r in params.replicates:
-                rng = seeding.generator(seed, "bench-aggregate", d, m, r)
+                rng = seeds.generator(seed, "bench-aggregate", d, m, r)
                 run = root / run_path((d, m, r), "")
                 run.mkdir(parents=True, exist_ok=True)
                 units = TEST_UNITS[d]
@@ -297,7 +309,7 @@ def stage_steps(params_path: Path, tree: Path, out: Path, methods: list[str] | N
         p = s["params"]
         s["agg"] = stats.aggregate(
             s["results"], confidence=p.stats.confidence, n_resamples=p.stats.n_resamples,
-            bootstrap_seed=seeding.derive_seed(p.seed, "bootstrap"), datasets=p.data.datasets, methods=p.methods,
+            bootstrap_seed=seeds.derive_seed(p.seed, "bootstrap"), datasets=p.data.datasets, methods=p.methods,
         )
 
     def json_files(s: dict[str, Any]) -> None:
@@ -346,7 +358,7 @@ def aggregate_parts(agg: stats.Aggregate) -> list[tuple[str, Callable[[], Any]]]
         for d in ds:
             for m in ms:
                 for metric in METRIC_NAMES:
-                    rng = seeding.generator(agg.bootstrap_seed, "bootstrap", d, m, metric)
+                    rng = seeds.generator(agg.bootstrap_seed, "bootstrap", d, m, metric)
                     stats.describe_over_seeds(agg.values[(d, m, metric)], confidence=agg.confidence,
                                               n_resamples=agg.n_resamples, rng=rng)
 
@@ -397,7 +409,7 @@ class _CountingGenerator(np.random.Generator):
 def count_resample_draws(params_path: Path, tree: Path, out: Path, methods: list[str] | None) -> dict[str, Any]:
     """How ``stats.aggregate`` draws its bootstrap resamples: one vectorised draw per cell, or loops?
 
-    ``seeding.generator`` (which ``stats`` calls for each cell's stream) is wrapped for one
+    ``seeds.generator`` (which ``stats`` calls for each cell's stream) is wrapped for one
     ``stats.aggregate`` call so that every Generator it hands out records its index draws; works
     whichever bootstrap implementation draws through ``Generator.integers`` / ``choice``.
     """
@@ -405,20 +417,20 @@ def count_resample_draws(params_path: Path, tree: Path, out: Path, methods: list
     steps = dict(stage_steps(params_path, tree, out, methods))
     steps["load_params"](state)
     steps["collect_results"](state)
-    real = seeding.generator
+    real = seeds.generator
     streams = 0
 
     def counting(root_seed: int, *names: Any) -> np.random.Generator:
         nonlocal streams
         streams += 1
-        return _CountingGenerator(np.random.PCG64(seeding.seed_sequence(root_seed, *names)))
+        return _CountingGenerator(np.random.PCG64(seeds.seed_sequence(root_seed, *names)))
 
     _CountingGenerator.draws = []
-    seeding.generator = counting
+    seeds.generator = counting
     try:
         steps["stats.aggregate"](state)
     finally:
-        seeding.generator = real
+        seeds.generator = real
     agg = state["agg"]
     draws = [tuple(np.atleast_1d(d).tolist()) if d is not None else None for d in _CountingGenerator.draws]
     return {"cells": len(agg.datasets) * len(agg.methods) * len(agg.metrics), "streams": streams,

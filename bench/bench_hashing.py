@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from seedbench.provenance import HASH_CHUNK_BYTES, cpu_model, file_sha256
+from seedbench.core.hashing import HASH_CHUNK_BYTES, file_sha256
+from seedbench.provenance.environment import cpu_model
 
 MIB = 1024 * 1024
 

@@ -55,7 +55,6 @@ import platform
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,9 +62,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
 from scratch import ROOT, bench_env, sh
-from seedbench.provenance import cpu_model
+
+from seedbench.provenance.environment import cpu_model
 
 UP_TO_DATE = "Data and pipelines are up to date."
 GOAL_DAG_S = 3.0

@@ -13,7 +13,7 @@ in the page cache). ``PYTHONPATH`` points at the snapshot's ``src/``, so edits
 to this checkout while it runs do not leak in.
 
 Every stage appends its own timing to ``$SEEDBENCH_TIMINGS``
-(``seedbench.stagetiming``): ``compute_s`` is the stage's work (after its
+(``seedbench.core.stagetiming``): ``compute_s`` is the stage's work (after its
 imports), ``process_s`` its process's age at the end (interpreter start,
 imports and work), ``peak_rss_bytes`` its peak memory. From those, per repeat:
 
@@ -48,8 +48,8 @@ from typing import Any
 from scratch import ROOT, bench_env, loadavg, sh, snapshot
 
 sys.path.insert(0, str(ROOT / "src"))
-from seedbench.provenance import cpu_model  # noqa: E402
-from seedbench.stagetiming import TIMINGS_ENV, read_timings  # noqa: E402
+from seedbench.core.stagetiming import TIMINGS_ENV, read_timings  # noqa: E402
+from seedbench.provenance.environment import cpu_model  # noqa: E402
 
 GIB = 1024**3
 

@@ -5,7 +5,7 @@ Usage (the numbers in BENCHMARKS.md come from this exact command)::
     .venv/bin/python bench/bench_portable.py --repeats 5 --breakdown
 
 Every timing is one fresh process started through the real launcher
-(``python -m seedbench.launch --determinism MODE -- python bench/bench_portable.py --child …``):
+(``python -m seedbench.determinism.launch --determinism MODE -- python bench/bench_portable.py --child …``):
 the variables of a mode are read once, when torch, MKL, oneDNN and OpenBLAS
 start, so modes cannot be switched inside one process. The child trains one
 method exactly as the train stage does (``params.yaml`` hyper-parameters,
@@ -34,19 +34,25 @@ import sys
 import time
 from pathlib import Path
 
-from seedbench.determinism import PORTABLE_ENV
-from seedbench.provenance import cpu_flags_summary, cpu_model
+from seedbench.determinism.modes import PORTABLE_ENV
+from seedbench.provenance.environment import cpu_flags_summary, cpu_model
 
 TORCH_METHODS = ("linear", "mlp", "cnn1d", "bilstm")
 
 
 def child(args: argparse.Namespace) -> None:
     """Train one method in this process and print ``{"seconds", "model_sha256"}`` (or a profile table)."""
-    from seedbench import cmapss
-    from seedbench.params import load_params
-    from seedbench.provenance import bytes_sha256
-    from seedbench.seeding import generator, run_seeds, set_global_seeds, set_torch_threads
-    from seedbench.training import model_bytes, select_units, test_predictions, train_model
+    from seedbench.core.hashing import bytes_sha256
+    from seedbench.core.params import load_params
+    from seedbench.core.seeds import generator, run_seeds
+    from seedbench.data import cmapss
+    from seedbench.determinism.seeding import set_global_seeds, set_torch_threads
+    from seedbench.training.loop import (
+        model_bytes,
+        select_units,
+        test_predictions,
+        train_model,
+    )
 
     params = load_params(args.params)
     seeds = run_seeds(params.seed, 0)
@@ -96,7 +102,7 @@ def variants(breakdown: bool, candidate: bool) -> dict[str, tuple[str, dict[str,
 def run_child(args: argparse.Namespace, method: str, mode: str, extra: dict[str, str], profile: bool = False) -> str:
     env = {k: v for k, v in os.environ.items() if k not in PORTABLE_ENV and k != "MKL_ENABLE_INSTRUCTIONS"}
     env.update(extra, PYTHONHASHSEED="0")
-    cmd = [sys.executable, "-m", "seedbench.launch", "--determinism", mode, "--",
+    cmd = [sys.executable, "-m", "seedbench.determinism.launch", "--determinism", mode, "--",
            sys.executable, str(Path(__file__).resolve()), "--child", method, "--mode", mode,
            "--params", args.params, "--prepared", args.prepared] + (["--child-profile"] if profile else [])
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)

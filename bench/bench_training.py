@@ -14,12 +14,12 @@ in a fresh child process, because torch's determinism flags and the variables of
 ``train.determinism: portable`` are process-wide:
 
 ``seedbench``
-    ``seedbench.training.train_model`` as the train stage calls it (no
+    ``seedbench.training.loop.train_model`` as the train stage calls it (no
     ``on_epoch`` callback: that is the stage's dvclive logger, file I/O).
 ``plain``
     The same work written out by hand in the style of the PyTorch tutorials
     (:func:`plain_train`): ``torch.manual_seed`` then
-    ``seedbench.models.build_model`` (same seed, so the same initial weights),
+    ``seedbench.training.models.build_model`` (same seed, so the same initial weights),
     the same target scaling, ``torch.optim.AdamW`` with the same ``lr`` and
     ``weight_decay``, the same batch size; per epoch a permutation from a
     ``torch.Generator`` seeded like seedbench's data order, batches gathered by
@@ -39,7 +39,7 @@ epochs, checked), replicate 0 (seeds, validation split), ``train.torch_threads``
 says (``seeding.set_global_seeds(..., deterministic=True)``: cuDNN flags and
 ``torch.use_deterministic_algorithms(True)``); the third variant sets it off. The
 CPU kernels are those of ``--determinism`` (default ``native``; ``portable``
-starts every child through ``python -m seedbench.launch --determinism portable
+starts every child through ``python -m seedbench.determinism.launch --determinism portable
 -- …``, as dvc.yaml starts the train stage).
 
 What is timed. Per child, only training: from the call of ``train_model`` (resp.
@@ -95,8 +95,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seedbench.determinism import MODES, PORTABLE_ENV
-from seedbench.provenance import cpu_model
+from seedbench.determinism.modes import MODES, PORTABLE_ENV
+from seedbench.provenance.environment import cpu_model
 
 TORCH_METHODS = ("mlp", "cnn1d", "bilstm")
 SEEDBENCH, PLAIN, NONDET = "seedbench", "plain", "seedbench, determinism off"
@@ -116,8 +116,8 @@ def plain_train(method: str, X: Any, y: Any, Xv: Any, yv: Any, hp: dict[str, Any
     import torch
     from torch.utils.data import TensorDataset
 
-    from seedbench.models import build_model
-    from seedbench.training import PREDICT_BATCH_SIZE
+    from seedbench.training.loop import PREDICT_BATCH_SIZE
+    from seedbench.training.models import build_model
 
     torch.manual_seed(seed)
     model = build_model(method, window=X.shape[1], n_features=X.shape[2], hparams=hp)
@@ -158,7 +158,7 @@ def _warm_up(method: str, hp: dict[str, Any], X: Any, Xv: Any) -> None:
     """Pay torch's one-time lazy costs outside the timer; the same for every variant."""
     import torch
 
-    from seedbench.models import build_model
+    from seedbench.training.models import build_model
 
     model = build_model(method, window=X.shape[1], n_features=X.shape[2], hparams=hp)
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(hp["lr"]), weight_decay=float(hp["weight_decay"]))
@@ -173,8 +173,11 @@ def _warm_up(method: str, hp: dict[str, Any], X: Any, Xv: Any) -> None:
 
 def child(args: argparse.Namespace) -> None:
     """Train one method in one variant in this process; print a JSON line (or a profile)."""
-    from seedbench.determinism import require_mode_environment, startup_environment
-    from seedbench.provenance import cpu_flags_summary
+    from seedbench.determinism.modes import (
+        require_mode_environment,
+        startup_environment,
+    )
+    from seedbench.provenance.environment import cpu_flags_summary
 
     require_mode_environment(args.determinism, os.environ, startup_environ=startup_environment(),
                              cpu_flags=cpu_flags_summary())  # before torch is imported
@@ -182,11 +185,12 @@ def child(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from seedbench import cmapss
-    from seedbench.params import load_params
-    from seedbench.provenance import bytes_sha256
-    from seedbench.seeding import generator, run_seeds, set_global_seeds, set_torch_threads
-    from seedbench.training import model_bytes, select_units, train_model
+    from seedbench.core.hashing import bytes_sha256
+    from seedbench.core.params import load_params
+    from seedbench.core.seeds import generator, run_seeds
+    from seedbench.data import cmapss
+    from seedbench.determinism.seeding import set_global_seeds, set_torch_threads
+    from seedbench.training.loop import model_bytes, select_units, train_model
 
     method, variant = args.child, args.variant
     params = load_params(args.params)
@@ -243,10 +247,10 @@ def child(args: argparse.Namespace) -> None:
 
 
 def run_child(args: argparse.Namespace, method: str, variant: str, profile: bool = False) -> str:
-    """Start one child through ``seedbench.launch`` in mode ``--determinism``; return its stdout."""
+    """Start one child through ``seedbench.determinism.launch`` in mode ``--determinism``; return its stdout."""
     env = {k: v for k, v in os.environ.items() if k not in PORTABLE_ENV and k != "MKL_ENABLE_INSTRUCTIONS"}
     env["PYTHONHASHSEED"] = "0"
-    cmd = [sys.executable, "-m", "seedbench.launch", "--determinism", args.determinism, "--",
+    cmd = [sys.executable, "-m", "seedbench.determinism.launch", "--determinism", args.determinism, "--",
            sys.executable, str(Path(__file__).resolve()), "--child", method, "--variant", _VARIANT_ARG[variant],
            "--determinism", args.determinism, "--epochs", str(args.epochs), "--params", args.params,
            "--prepared", args.prepared, "--profile-rows", str(args.profile_rows)]
@@ -269,7 +273,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="runs of every (method, variant); medians over them")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per run (max_epochs = patience = this)")
     parser.add_argument("--determinism", choices=MODES, default="native",
-                        help="CPU kernels of every child (train.determinism); portable goes through seedbench.launch")
+                        help="CPU kernels of every child (train.determinism); portable goes through seedbench.determinism.launch")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write every figure here")
     parser.add_argument("--profile", metavar="METHOD", choices=TORCH_METHODS,
                         help="print cProfile's top functions of seedbench and plain for METHOD, then exit")

@@ -6,13 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from seedbench import plotdata, plots, seeding, stats
-from seedbench.cli import run_user_errors_as_messages
-from seedbench.files import atomic_write_text, write_json
-from seedbench.params import load_params
-from seedbench.reproducibility import reproducibility_statement
-from seedbench.resulttrees import collect_results, expected_runs, folder_reader
-from seedbench.stagetiming import timed_stage
+from seedbench.core import seeds
+from seedbench.core.edge import run_user_errors_as_messages
+from seedbench.core.files import atomic_write_text, write_json
+from seedbench.core.params import load_params
+from seedbench.core.stagetiming import timed_stage
+from seedbench.reporting import plotdata, plots
+from seedbench.reporting.reproducibility import reproducibility_statement
+from seedbench.results.trees import collect_results, expected_runs, folder_reader
+from seedbench.stats import summary as stats
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
             results,
             confidence=params.stats.confidence,
             n_resamples=params.stats.n_resamples,
-            bootstrap_seed=seeding.derive_seed(params.seed, "bootstrap"),
+            bootstrap_seed=seeds.derive_seed(params.seed, seeds.STREAM_BOOTSTRAP),
             datasets=datasets,
             methods=methods,
         )

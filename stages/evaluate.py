@@ -6,12 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from seedbench.cli import run_user_errors_as_messages
-from seedbench.files import write_json
-from seedbench.params import load_params
-from seedbench.predictions import read_predictions
-from seedbench.results import build_results
-from seedbench.stagetiming import timed_stage
+from seedbench.core.edge import run_user_errors_as_messages
+from seedbench.core.files import write_json
+from seedbench.core.names import PREDICTIONS_FILENAME, RESULTS_FILENAME
+from seedbench.core.params import load_params
+from seedbench.core.stagetiming import timed_stage
+from seedbench.results.predictions import read_predictions
+from seedbench.results.record import build_results
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
         params = load_params(args.params)
         run_dir = Path(args.run)
         results = build_results(
-            read_predictions(run_dir / "predictions.csv"),
+            read_predictions(run_dir / PREDICTIONS_FILENAME),
             dataset=args.dataset,
             method=args.method,
             replicate=args.replicate,
@@ -34,7 +35,7 @@ def main() -> None:
             confidence=params.stats.confidence,
             n_resamples=params.stats.n_resamples,
         )
-        write_json(run_dir / "results.json", results)
+        write_json(run_dir / RESULTS_FILENAME, results)
         metrics = results["metrics"]
         print(f"evaluate {args.dataset}/{args.method}/rep_{args.replicate}: rmse {metrics['rmse']:.3f}", file=sys.stderr)
 

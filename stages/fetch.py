@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seedbench.cli import run_user_errors_as_messages
-from seedbench.files import staged_directory
-from seedbench.params import load_params
-from seedbench.sources import fetch_source, write_source_record
-from seedbench.stagetiming import timed_stage
+from seedbench.core.edge import run_user_errors_as_messages
+from seedbench.core.files import staged_directory
+from seedbench.core.params import load_params
+from seedbench.core.stagetiming import timed_stage
+from seedbench.data.record import write_source_record
+from seedbench.data.sources import fetch_source
 
 
 def main() -> None:

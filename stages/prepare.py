@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seedbench.cli import run_user_errors_as_messages
-from seedbench.cmapss import prepare_subset, read_subset, save_prepared
-from seedbench.files import staged_directory
-from seedbench.params import load_params
-from seedbench.stagetiming import timed_stage
+from seedbench.core.edge import run_user_errors_as_messages
+from seedbench.core.files import staged_directory
+from seedbench.core.params import load_params
+from seedbench.core.stagetiming import timed_stage
+from seedbench.data.cmapss import prepare_subset, read_subset, save_prepared
 
 
 def main() -> None:

@@ -11,19 +11,35 @@ import sys
 import time
 from pathlib import Path
 
-from seedbench.checklist import checklist_markdown
-from seedbench.cli import run_user_errors_as_messages
-from seedbench.croissant import PublishInfo, write_croissant_files
-from seedbench.dvclock import DVC_LOCK, pipeline_git_state, read_yaml, stage_lock_record
-from seedbench.files import atomic_write_text, read_json
-from seedbench.manifest import build_manifest, config_hash, utc_now_iso, write_manifest
-from seedbench.params import load_params, params_as_dict
-from seedbench.provenance import environment_record, library_versions
-from seedbench.publish import (
-    experiment_seeds, leakage_summary, merged_determinism, merged_gpu_record, read_run_manifests, run_entries, run_keys,
+from seedbench.core.edge import run_user_errors_as_messages
+from seedbench.core.files import atomic_write_text, read_json
+from seedbench.core.params import load_params, params_as_dict
+from seedbench.core.stagetiming import timed_stage
+from seedbench.data.record import data_hashes, read_source_record
+from seedbench.provenance.dvclock import (
+    DVC_LOCK,
+    pipeline_git_state,
+    read_yaml,
+    stage_lock_record,
 )
-from seedbench.sources import data_hashes, read_source_record
-from seedbench.stagetiming import timed_stage
+from seedbench.provenance.environment import environment_record, library_versions
+from seedbench.provenance.manifest import (
+    build_manifest,
+    config_hash,
+    utc_now_iso,
+    write_manifest,
+)
+from seedbench.publishing.checklist import checklist_markdown
+from seedbench.publishing.croissant import PublishInfo, write_croissant_files
+from seedbench.publishing.experiment import (
+    experiment_seeds,
+    leakage_summary,
+    merged_determinism,
+    merged_gpu_record,
+    read_run_manifests,
+    run_entries,
+    run_keys,
+)
 
 
 def main() -> None:

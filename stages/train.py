@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # cuBLAS reads CUBLAS_WORKSPACE_CONFIG when CUDA starts: set it before anything imports torch.
-from seedbench.seeding import ensure_cublas_workspace_config
+from seedbench.determinism.seeding import ensure_cublas_workspace_config
 
 ensure_cublas_workspace_config()
 
@@ -13,18 +13,20 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from seedbench import cmapss  # noqa: E402
-from seedbench.cli import run_user_errors_as_messages  # noqa: E402
-from seedbench.determinism import require_mode_environment, startup_environment  # noqa: E402
-from seedbench.files import atomic_write_bytes, staged_directory  # noqa: E402
-from seedbench.live import LIVE_DIRNAME, EpochLogger  # noqa: E402
-from seedbench.manifest import write_manifest  # noqa: E402
-from seedbench.params import load_params  # noqa: E402
-from seedbench.predictions import Predictions, write_predictions  # noqa: E402
-from seedbench.provenance import cpu_flags_summary  # noqa: E402
-from seedbench.runmanifest import run_manifest  # noqa: E402
-from seedbench.seeding import generator, run_seeds, set_global_seeds, set_torch_threads  # noqa: E402
-from seedbench.stagetiming import timed_stage  # noqa: E402
+from seedbench.core.edge import run_user_errors_as_messages  # noqa: E402
+from seedbench.core.files import atomic_write_bytes, staged_directory  # noqa: E402
+from seedbench.core.names import LIVE_DIRNAME, MODEL_FILENAME, PREDICTIONS_FILENAME  # noqa: E402
+from seedbench.core.params import load_params  # noqa: E402
+from seedbench.core.seeds import STREAM_VALIDATION_SPLIT, generator, run_seeds  # noqa: E402
+from seedbench.core.stagetiming import timed_stage  # noqa: E402
+from seedbench.data import cmapss  # noqa: E402
+from seedbench.determinism.modes import require_mode_environment, startup_environment  # noqa: E402
+from seedbench.determinism.seeding import set_global_seeds, set_torch_threads  # noqa: E402
+from seedbench.provenance.environment import cpu_flags_summary  # noqa: E402
+from seedbench.provenance.manifest import write_manifest  # noqa: E402
+from seedbench.provenance.runmanifest import run_manifest  # noqa: E402
+from seedbench.results.predictions import Predictions, write_predictions  # noqa: E402
+from seedbench.training.live import EpochLogger  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,11 +42,16 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.perf_counter()
     params = load_params(args.params)
-    # train.determinism: portable needs its variables from the command that started Python (seedbench.launch);
+    # train.determinism: portable needs its variables from the command that started Python (seedbench.determinism.launch);
     # checked before anything imports torch, so a missing or late setting is refused rather than ignored.
     require_mode_environment(params.train.determinism, os.environ, startup_environ=startup_environment(),
                              cpu_flags=cpu_flags_summary())
-    from seedbench.training import model_bytes, select_units, test_predictions, train_model  # imports torch
+    from seedbench.training.loop import (  # imports torch
+        model_bytes,
+        select_units,
+        test_predictions,
+        train_model,
+    )
     with timed_stage(f"train@{args.dataset}-{args.method}-{args.replicate}"):  # the stage's own work, for $SEEDBENCH_TIMINGS
         hparams = params.train.hparams(args.method)
         seeds = run_seeds(params.seed, args.replicate)
@@ -52,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         determinism = set_global_seeds(seeds["seed"], deterministic=params.train.deterministic, warn_only=params.train.warn_only,
                                        determinism=params.train.determinism)
         data = cmapss.load_prepared(args.prepared)
-        split_rng = generator(params.seed, "validation-split", args.replicate)
+        split_rng = generator(params.seed, STREAM_VALIDATION_SPLIT, args.replicate)
         train_units, val_units = cmapss.split_units(data.train.unit, params.train.val_fraction, split_rng)
         leakage = cmapss.check_no_leakage(train_units, val_units, data.test.unit)
 
@@ -66,9 +73,9 @@ def main(argv: list[str] | None = None) -> None:
                 hparams=hparams, seed=seeds["seed"], data_order_seed=seeds["data_order_seed"],
                 num_workers=params.train.num_workers, on_epoch=on_epoch,
             )
-        atomic_write_bytes(out / "model.pt", model_bytes(outcome.model))
+        atomic_write_bytes(out / MODEL_FILENAME, model_bytes(outcome.model))
         predicted = test_predictions(outcome, data.test.X)
-        write_predictions(out / "predictions.csv", Predictions(data.test.unit, data.test.y.astype("float64"), predicted))
+        write_predictions(out / PREDICTIONS_FILENAME, Predictions(data.test.unit, data.test.y.astype("float64"), predicted))
 
         manifest = run_manifest(
             dataset=args.dataset, method=args.method, replicate=args.replicate, params=params, seeds=seeds,

@@ -81,7 +81,7 @@ def tiny_clone(dest: Path) -> Path:
 
 def build_tiny_pipeline(dest: Path) -> dict[str, Any]:
     """Clone, plant secrets (env, git remote, DVC remote), run `dvc repro` once; returns what tests need."""
-    from seedbench.params import load_params
+    from seedbench.core.params import load_params
 
     repo = tiny_clone(dest)
     url = SECRETS["SEEDBENCH_TEST_REMOTE_URL"]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from seedbench.cli import build_parser, main
-from seedbench.files import write_json
-from seedbench.provenance import file_sha256
-from seedbench.seeding import replicate_seed
-from seedbench.sources import RawFile, write_source_record
+from seedbench.core.files import write_json
+from seedbench.core.hashing import file_sha256
+from seedbench.core.seeds import replicate_seed
+from seedbench.data.record import RawFile, write_source_record
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,7 +108,7 @@ def test_verify_data_reports_changed_missing_and_unlisted(tmp_path: Path, capsys
 
 
 def test_debug_flag_shows_the_traceback(tmp_path: Path) -> None:
-    from seedbench.errors import DataFormatError
+    from seedbench.core.errors import DataFormatError
 
     with pytest.raises(DataFormatError):
         main(["--debug", "report", "--file", str(tmp_path / "none.md")])

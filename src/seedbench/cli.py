@@ -1,10 +1,7 @@
-"""The ``seedbench`` command and the one place where errors become messages.
+"""The ``seedbench`` command: one subcommand per verb, each importing only what it runs.
 
-:func:`run_user_errors_as_messages` wraps every entry point (the console
-script and each DVC stage script): a :class:`~seedbench.errors.SeedbenchError`
-becomes one line on stderr and exit status 2; with ``--debug`` (or
-``SEEDBENCH_DEBUG=1``) the traceback is shown instead. A check that ran and
-failed (``compare``, ``verify-data``) exits 1.
+Errors become one-line messages at :mod:`seedbench.core.edge` (exit 2; a check
+that ran and failed exits 1).
 """
 
 from __future__ import annotations
@@ -16,35 +13,22 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from seedbench.errors import DataFormatError, SeedbenchError
-
-EXIT_CHECK_FAILED = 1
-EXIT_USER_ERROR = 2
-
-
-def run_user_errors_as_messages(main: Callable[[], int | None], *, prog: str, debug: bool | None = None) -> int:
-    """Call ``main``; turn a :class:`SeedbenchError` into ``prog: error: …`` and exit status 2.
-
-    With ``debug`` (default: ``SEEDBENCH_DEBUG=1`` in the environment) the exception propagates.
-    """
-    try:
-        return int(main() or 0)
-    except SeedbenchError as exc:
-        if debug or (debug is None and os.environ.get("SEEDBENCH_DEBUG") == "1"):
-            raise
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+from seedbench.core.edge import (
+    EXIT_CHECK_FAILED,
+    run_user_errors_as_messages,
+)
+from seedbench.core.errors import DataFormatError
 
 
 def _cmd_params_reference(_: argparse.Namespace) -> int:
-    from seedbench.params import reference_markdown
+    from seedbench.core.params import reference_markdown
 
     sys.stdout.write(reference_markdown())
     return 0
 
 
 def _cmd_check_params(args: argparse.Namespace) -> int:
-    from seedbench.params import load_params
+    from seedbench.core.params import load_params
 
     load_params(args.params)
     print(f"{args.params}: ok")
@@ -52,7 +36,7 @@ def _cmd_check_params(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from seedbench.compare import compare_trees, comparison_table
+    from seedbench.verify.compare import compare_trees, comparison_table
 
     comparison = compare_trees(args.a, args.b, args.level, tolerance=args.tolerance, repo=args.repo)
     if args.json:
@@ -71,7 +55,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify_data(args: argparse.Namespace) -> int:
-    from seedbench.sources.verify import verify_raw_dir
+    from seedbench.data.sources.verify import verify_raw_dir
 
     checks = verify_raw_dir(args.raw)
     bad = [c for c in checks if c.status != "ok"]
@@ -89,8 +73,8 @@ def _cmd_verify_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from seedbench.params import load_params
-    from seedbench.pipeline_status import pipeline_status, status_text
+    from seedbench.core.params import load_params
+    from seedbench.ops.status import pipeline_status, status_text
 
     params = load_params(Path(args.repo) / "params.yaml")
     sys.stdout.write(status_text(pipeline_status(args.repo, params), params))
@@ -98,14 +82,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_describe(args: argparse.Namespace) -> int:
-    from seedbench.croissant import describe_path
+    from seedbench.publishing.croissant import describe_path
 
     sys.stdout.write(describe_path(args.path))
     return 0
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from seedbench.replay import replay, report_text
+    from seedbench.verify.replay import replay, report_text
 
     report = replay(args.manifest, repo=args.repo, rerun=not args.no_rerun, level=args.level)
     sys.stdout.write(report_text(report))
@@ -113,7 +97,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_transfer(args: argparse.Namespace) -> int:
-    from seedbench.remote import secrets_in_environment, transfer
+    from seedbench.ops.remote import secrets_in_environment, transfer
 
     done = transfer(args.command, args.repo, remote=args.remote, targets=args.targets, jobs=args.jobs,
                     dvc=(sys.executable, "-m", "dvc"), secrets=secrets_in_environment(os.environ))
@@ -122,8 +106,8 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
 
 
 def _cmd_repro(args: argparse.Namespace) -> int:
-    from seedbench.parallel import default_cores, repo_path, repro
-    from seedbench.params import load_params
+    from seedbench.core.params import load_params
+    from seedbench.ops.parallel import default_cores, repo_path, repro
 
     root = repo_path(args.repo)
     params = load_params(root / "params.yaml")
@@ -132,7 +116,7 @@ def _cmd_repro(args: argparse.Namespace) -> int:
 
 
 def _cmd_setup_remote(args: argparse.Namespace) -> int:
-    from seedbench.remote import configure_local_remote
+    from seedbench.ops.remote import configure_local_remote
 
     print(f"seedbench setup-remote: {configure_local_remote(args.repo, args.path, name=args.name)}")
     return 0

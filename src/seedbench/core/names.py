@@ -1,0 +1,80 @@
+"""One owner per fact: the names, lists and orders that several subpackages share.
+
+File names of a run's outputs, the run key, the reproducibility levels and
+their order, the C-MAPSS subsets, sensors and raw-file kinds, the built-in
+methods and the determinism modes are defined here once and imported
+everywhere else (scikit-learn's rule: re-export, never redefine). Seed-stream
+names live beside the derivation in :mod:`seedbench.core.seeds`.
+"""
+
+from __future__ import annotations
+
+import re
+
+# ----------------------------------------------------------------- files of a run and of the pipeline
+RESULTS_FILENAME = "results.json"
+"""A run's test metrics and identity (evaluate stage), ``runs/<dataset>/<method>/rep_<r>/results.json``."""
+PREDICTIONS_FILENAME = "predictions.csv"
+"""A run's test predictions, one row per test unit (train stage)."""
+MODEL_FILENAME = "model.pt"
+"""A run's trained model, serialised through memory so its bytes are deterministic (train stage)."""
+LIVE_DIRNAME = "dvclive"
+"""A run's per-epoch DVCLive logs (train stage)."""
+MANIFEST_FILENAME = "manifest.json"
+"""Provenance of a run or an experiment: never a DVC output (see README, "Checking bit-exactness")."""
+SOURCE_RECORD_NAME = "SOURCE.json"
+"""``data/raw/SOURCE.json``: where every raw file came from, with its sha256."""
+
+RunKey = tuple[str, str, int]
+"""A run of the matrix: ``(dataset, method, replicate)``."""
+
+
+def run_dir_name(replicate: int) -> str:
+    """The folder of replicate ``replicate`` under ``runs/<dataset>/<method>/``."""
+    return f"rep_{replicate}"
+
+
+# ----------------------------------------------------------------- reproducibility levels
+LEVELS: tuple[str, ...] = ("bit", "seed", "distribution")
+"""The three reproducibility levels of the GRACE recipe, strongest first."""
+
+LEVEL_STRENGTH: dict[str, int] = {level: len(LEVELS) - 1 - i for i, level in enumerate(LEVELS)}
+"""``{"bit": 2, "seed": 1, "distribution": 0}``: the larger, the stronger the promise."""
+
+
+def weakest_level(*levels: str) -> str:
+    """The weakest of ``levels`` (what two runs can promise each other is the least any part allows)."""
+    return min(levels, key=LEVEL_STRENGTH.__getitem__)
+
+
+# ----------------------------------------------------------------- data
+KNOWN_DATASETS: tuple[str, ...] = ("FD001", "FD002", "FD003", "FD004")
+"""C-MAPSS subsets the pipeline knows how to read (and the simulator how to make)."""
+
+SETTING_NAMES: tuple[str, ...] = ("setting1", "setting2", "setting3")
+"""The three operating-setting columns of a C-MAPSS row."""
+
+SENSOR_NAMES: tuple[str, ...] = tuple(f"s{i}" for i in range(1, 22))
+"""The 21 sensor columns of a C-MAPSS row, ``s1`` … ``s21``."""
+
+RAW_FILE_KINDS: tuple[str, ...] = ("train", "test", "RUL")
+"""The three files of a C-MAPSS subset: ``<kind>_<dataset>.txt``."""
+
+SHA256_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
+"""How every hash is written: ``sha256:`` and 64 lowercase hex digits."""
+
+# ----------------------------------------------------------------- training
+KNOWN_METHODS: tuple[str, ...] = ("linear", "mlp", "cnn1d", "bilstm")
+"""Methods behind the model factory (``seedbench.training.models.build_model``)."""
+
+DETERMINISM_MODES: tuple[str, ...] = ("native", "portable")
+"""Values of ``params.yaml: train.determinism``."""
+
+PORTABLE_MAX_BATCH_SIZE = 32_768
+"""Largest ``batch_size`` portable mode accepts (params validation refuses more).
+
+ATen sums more than 32,768 elements to one number in per-thread pieces (its
+grain size), so a mini-batch loss or output-bias gradient over more windows
+would depend on ``train.torch_threads`` (measured: 32,769 elements differ with
+1 and 2 threads).
+"""

@@ -1,0 +1,471 @@
+"""The one schema of ``params.yaml`` and its validation.
+
+Every knob of the pipeline is declared here once, as a frozen dataclass field
+with a type, a constraint and a line of documentation. :func:`load_params`
+turns the YAML file into a :class:`Params` object or raises
+:class:`~seedbench.core.errors.ParamsError` naming the key path (``train.mlp.lr``)
+and what is allowed. Unknown keys, missing keys and wrong types are all
+errors: a typo must never silently fall back to a default. The params
+reference in the README is generated from this schema
+(:func:`reference_markdown`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seedbench.core.errors import ParamsError
+from seedbench.core.names import (
+    DETERMINISM_MODES,
+    KNOWN_DATASETS,
+    KNOWN_METHODS,
+    PORTABLE_MAX_BATCH_SIZE,
+    RAW_FILE_KINDS,
+    SENSOR_NAMES,
+    SHA256_PATTERN,
+)
+from seedbench.core.seeds import SEED_MAX
+
+KNOWN_SOURCES: tuple[str, ...] = ("builtin", "local", "hf")
+"""Values of ``data.source``: the simulator, a local C-MAPSS folder, a Hugging Face Hub repository."""
+
+KNOWN_REPO_TYPES: tuple[str, ...] = ("dataset", "model")
+"""Hub repository types ``data.hf.repo_type`` may name."""
+
+KNOWN_SENSORS = SENSOR_NAMES
+
+Check = Callable[[Any], str | None]
+"""A constraint: returns ``None`` when the value is fine, else what is allowed."""
+
+
+def _doc(text: str, check: Check | None = None) -> dict[str, Any]:
+    return {"doc": text, "check": check}
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else "a positive number"
+
+
+def _non_negative(value: Any) -> str | None:
+    return None if value >= 0 else "a number >= 0"
+
+
+def _fraction_open(value: Any) -> str | None:
+    return None if 0 < value < 1 else "a number strictly between 0 and 1"
+
+
+def _dropout(value: Any) -> str | None:
+    return None if 0 <= value < 1 else "a number in [0, 1)"
+
+
+def _seed(value: Any) -> str | None:
+    return None if 0 <= value <= SEED_MAX else f"an integer in 0..{SEED_MAX}"
+
+
+def _non_empty_positive_ints(value: list[int]) -> str | None:
+    return None if value and all(v > 0 for v in value) else "a non-empty list of positive integers"
+
+
+def _one_of(allowed: tuple[str, ...]) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in allowed else f"one of {', '.join(allowed)}"
+
+    return check
+
+
+def _unique_subset_of(allowed: tuple[str, ...]) -> Check:
+    def check(values: list[str]) -> str | None:
+        if not values:
+            return f"a non-empty list of: {', '.join(allowed)}"
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            return f"names from: {', '.join(allowed)} (unknown: {', '.join(map(str, unknown))})"
+        if len(set(values)) != len(values):
+            return "a list without duplicates"
+        return None
+
+    return check
+
+
+def _replicates(values: list[int]) -> str | None:
+    if not values:
+        return "a non-empty list of replicate indices (e.g. [0, 1, 2, 3, 4])"
+    if any(v < 0 for v in values):
+        return "non-negative replicate indices"
+    if len(set(values)) != len(values):
+        return "a list without duplicates"
+    return None
+
+
+def _windows(value: dict[str, int]) -> str | None:
+    unknown = [k for k in value if k not in KNOWN_DATASETS]
+    if unknown:
+        return f"a mapping from dataset ({', '.join(KNOWN_DATASETS)}) to window length (unknown: {', '.join(unknown)})"
+    if any(v < 1 for v in value.values()):
+        return "positive window lengths (cycles)"
+    return None
+
+
+def _non_empty_text(value: str) -> str | None:
+    return None if value.strip() else "a non-empty string"
+
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+
+
+def _repo_id(value: str) -> str | None:
+    if _REPO_ID.fullmatch(value) and ".." not in value:
+        return None
+    return "a Hub repository id `namespace/name` (letters, digits, '-', '_', '.')"
+
+
+def _revision(value: str) -> str | None:
+    if value and not any(c.isspace() for c in value):
+        return None
+    return "a git revision without spaces: a 40-hex commit (pinned), or a branch/tag name (resolved, with a warning)"
+
+
+def _patterns(values: list[str]) -> str | None:
+    if not values or any(not v.strip() for v in values):
+        return "a non-empty list of non-empty glob patterns (e.g. [\"CMAPSSData/*_FD00?.txt\"])"
+    if len(set(values)) != len(values):
+        return "a list without duplicates"
+    return None
+
+
+def _endpoint(value: str) -> str | None:
+    if value == "" or re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
+        return None
+    return "an http(s) URL such as https://huggingface.co, or \"\" for huggingface_hub's default (HF_ENDPOINT)"
+
+
+_RAW_FILE_NAME = re.compile(rf"^({'|'.join(RAW_FILE_KINDS)})_({'|'.join(KNOWN_DATASETS)})\.txt$")
+
+
+def _expected_hashes(value: dict[str, str]) -> str | None:
+    bad_names = [k for k in value if not _RAW_FILE_NAME.fullmatch(k)]
+    if bad_names:
+        return f"C-MAPSS file names such as train_FD001.txt, test_FD001.txt, RUL_FD001.txt as keys (unknown: {bad_names[0]})"
+    bad_hashes = [k for k, v in value.items() if not SHA256_PATTERN.fullmatch(v)]
+    if bad_hashes:
+        return f"values of the form sha256:<64 lowercase hex digits> (bad value for {bad_hashes[0]})"
+    return None
+
+
+@dataclass(frozen=True)
+class BuiltinSourceParams:
+    seed: int = field(metadata=_doc("Seed of the fleet simulator: part of the data's identity, not of the experiment's randomness.", _seed))
+    scale: float = field(metadata=_doc("Fraction of the real subset's unit counts to simulate (1.0 = as many units as NASA's files).", lambda v: None if 0 < v <= 1 else "a number in (0, 1]"))
+
+
+@dataclass(frozen=True)
+class LocalSourceParams:
+    path: str = field(metadata=_doc("Folder holding NASA's files `train_FD00X.txt`, `test_FD00X.txt`, `RUL_FD00X.txt` (the zip's `CMAPSSData/`); relative to the repository root or absolute. Not a DVC dep: after replacing its files run `dvc repro --force fetch` (or pin `expected_sha256`).", _non_empty_text))
+    link: bool = field(metadata=_doc("Hard-link the files into `data/raw/` instead of copying them (same filesystem only; fails rather than silently copying)."))
+    expected_sha256: dict[str, str] = field(metadata=_doc("Optional pins `{file name: \"sha256:<hex>\"}`, e.g. `{train_FD001.txt: \"sha256:…\"}`; a file whose bytes differ fails the fetch. `{}` pins nothing.", _expected_hashes))
+
+
+@dataclass(frozen=True)
+class HfMetadataParams:
+    name: str = field(metadata=_doc("Dataset name; `\"\"` = take it from the Hub's Croissant record (when `fetch_remote_metadata`)."))
+    description: str = field(metadata=_doc("Dataset description; `\"\"` = from Croissant."))
+    license: str = field(metadata=_doc("License (SPDX id or URL); `\"\"` = from Croissant."))
+    citation: str = field(metadata=_doc("How to cite the data (BibTeX or text); `\"\"` = from Croissant's `citeAs`."))
+
+
+@dataclass(frozen=True)
+class HfSourceParams:
+    repo_id: str = field(metadata=_doc("Hugging Face Hub repository `namespace/name` holding the C-MAPSS text files.", _repo_id))
+    repo_type: str = field(metadata=_doc("Hub repository type.", _one_of(KNOWN_REPO_TYPES)))
+    revision: str = field(metadata=_doc("Git revision: pin a 40-hex commit. A branch or tag is resolved once to its commit (recorded in SOURCE.json) with a warning to pin it.", _revision))
+    files: list[str] = field(metadata=_doc("Glob patterns (huggingface_hub `allow_patterns` syntax) selecting repo files; each must match at least one file. A file named `train_FD00X.txt`, `test_FD00X.txt` or `RUL_FD00X.txt` anywhere in the repo becomes `data/raw/FD00X/<name>`.", _patterns))
+    endpoint: str = field(metadata=_doc("Hub URL; `\"\"` = huggingface_hub's default (`HF_ENDPOINT`, else https://huggingface.co). Recorded with credentials redacted. The token comes from `HF_TOKEN` and is never recorded.", _endpoint))
+    fetch_remote_metadata: bool = field(metadata=_doc("Read name, description, license and citation from the Hub's Croissant endpoint (hashes always come from the tree API). `false` makes no such call."))
+    metadata: HfMetadataParams = field(metadata=_doc("Dataset metadata recorded in SOURCE.json; a non-empty value here wins over Croissant's."))
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: str = field(metadata=_doc("Where raw data come from: `builtin` (the simulator), `local` (a folder of NASA's files), `hf` (a Hugging Face Hub repository).", _one_of(KNOWN_SOURCES)))
+    datasets: list[str] = field(metadata=_doc("C-MAPSS subsets to benchmark on.", _unique_subset_of(KNOWN_DATASETS)))
+    builtin: BuiltinSourceParams = field(metadata=_doc("Settings of the built-in simulator (`data.source: builtin`)."))
+    local: LocalSourceParams = field(metadata=_doc("Settings of a local C-MAPSS folder (`data.source: local`)."))
+    hf: HfSourceParams = field(metadata=_doc("Settings of a Hugging Face Hub repository (`data.source: hf`)."))
+
+
+@dataclass(frozen=True)
+class PrepareParams:
+    rul_cap: int = field(metadata=_doc("Piecewise-linear RUL target cap, in cycles.", _positive))
+    cap_test_labels: bool = field(metadata=_doc("Cap the true test RUL at `rul_cap` too (the usual protocol of published RMSEs)."))
+    sensors: list[str] = field(metadata=_doc("Sensor columns used as features.", _unique_subset_of(KNOWN_SENSORS)))
+    windows: dict[str, int] = field(metadata=_doc("Window length in cycles per dataset.", _windows))
+
+
+@dataclass(frozen=True)
+class LinearParams:
+    alpha: float = field(metadata=_doc("Ridge penalty (closed form; the bias is not penalised).", _non_negative))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SgdParams:
+    dropout: float = field(metadata=_doc("Dropout probability.", _dropout))
+    lr: float = field(metadata=_doc("Adam learning rate.", _positive))
+    weight_decay: float = field(metadata=_doc("L2 weight decay.", _non_negative))
+    batch_size: int = field(metadata=_doc("Mini-batch size (windows).", _positive))
+    max_epochs: int = field(metadata=_doc("Upper bound on training epochs.", _positive))
+    patience: int = field(metadata=_doc("Early-stopping patience, in epochs without a better validation loss.", _positive))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MlpParams(_SgdParams):
+    hidden_sizes: list[int] = field(metadata=_doc("Widths of the hidden layers.", _non_empty_positive_ints))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cnn1dParams(_SgdParams):
+    channels: list[int] = field(metadata=_doc("Output channels of each 1-D convolution.", _non_empty_positive_ints))
+    kernel_size: int = field(metadata=_doc("Convolution kernel length, in cycles.", _positive))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BilstmParams(_SgdParams):
+    hidden_size: int = field(metadata=_doc("LSTM hidden units per direction.", _positive))
+    num_layers: int = field(metadata=_doc("Stacked LSTM layers.", _positive))
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    deterministic: bool = field(metadata=_doc("Use only deterministic kernels (torch.use_deterministic_algorithms, cuDNN flags)."))
+    warn_only: bool = field(metadata=_doc("With `deterministic`, warn instead of failing on an op without a deterministic kernel."))
+    determinism: str = field(metadata=_doc("CPU kernels: `native` (fastest for this CPU; bit-exact only on the same CPU model) or `portable` (ATen and OpenBLAS pinned to AVX2 kernels, MKL `COMPATIBLE` on 1 thread, oneDNN and NNPACK off, OpenBLAS on 1 thread, set by `seedbench.determinism.launch` before Python starts and by the stage; bit-exact on any x86-64 CPU with AVX2 and any `torch_threads`, same library versions).", _one_of(DETERMINISM_MODES)))
+    torch_threads: int = field(metadata=_doc("torch intra-op threads per training process (recorded: in `native` mode it can change float reductions; in `portable` mode it changes speed only).", _positive))
+    num_workers: int = field(metadata=_doc("DataLoader worker processes (0 = load in the training process).", _non_negative))
+    val_fraction: float = field(metadata=_doc("Fraction of training units (whole units) held out for early stopping.", _fraction_open))
+    linear: LinearParams = field(metadata=_doc("Hyper-parameters of `linear`."))
+    mlp: MlpParams = field(metadata=_doc("Hyper-parameters of `mlp`."))
+    cnn1d: Cnn1dParams = field(metadata=_doc("Hyper-parameters of `cnn1d`."))
+    bilstm: BilstmParams = field(metadata=_doc("Hyper-parameters of `bilstm`."))
+
+    def hparams(self, method: str) -> dict[str, Any]:
+        """The hyper-parameters of ``method`` as a plain dict (what the model factory takes)."""
+        if method not in KNOWN_METHODS:
+            raise ParamsError(f"methods: unknown method {method!r}; choose from {', '.join(KNOWN_METHODS)}")
+        return dataclasses.asdict(getattr(self, method))
+
+
+@dataclass(frozen=True)
+class StatsParams:
+    confidence: float = field(metadata=_doc("Confidence level of every interval.", _fraction_open))
+    n_resamples: int = field(metadata=_doc("Bootstrap resamples per interval.", lambda v: None if v >= 100 else "an integer >= 100"))
+    seed_stable_tolerance: float = field(metadata=_doc("Largest per-run |ΔRMSE| that still counts as seed-stable.", _non_negative))
+
+
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+
+
+def _iso_date(value: str) -> str | None:
+    import datetime
+
+    try:
+        ok = re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and datetime.date.fromisoformat(value)
+    except ValueError:
+        ok = False
+    return None if ok else "a date YYYY-MM-DD (e.g. \"2026-11-23\"); fixed, so published files stay byte-deterministic"
+
+
+def _semver(value: str) -> str | None:
+    return None if _SEMVER.fullmatch(value) else "a semantic version MAJOR.MINOR.PATCH such as \"1.0.0\""
+
+
+def _http_url(value: str) -> str | None:
+    return None if re.fullmatch(r"https?://[^\s@]+", value) else "an http(s) URL without credentials"
+
+
+def _hparam_search(value: dict[str, str]) -> str | None:
+    methods = {"linear": LinearParams, "mlp": MlpParams, "cnn1d": Cnn1dParams, "bilstm": BilstmParams}
+    for key, text in value.items():
+        parts = key.split(".")
+        known = len(parts) == 3 and parts[0] == "train" and parts[1] in methods and parts[2] in {
+            f.name for f in dataclasses.fields(methods[parts[1]])
+        }
+        if not known:
+            return f"keys naming a hyper-parameter, train.<method>.<key> such as train.mlp.lr (unknown: {key})"
+        if not text.strip():
+            return f"a non-empty description of the search for {key}"
+    return None
+
+
+@dataclass(frozen=True)
+class PublishParams:
+    date_published: str = field(metadata=_doc("Croissant `datePublished` of every dataset description (YYYY-MM-DD): a fixed date, never the clock, so the published files are byte-deterministic.", _iso_date))
+    version: str = field(metadata=_doc("Croissant `version` of the dataset descriptions (semantic version MAJOR.MINOR.PATCH).", _semver))
+    url: str = field(metadata=_doc("Croissant `url` of builtin and local data: where this benchmark is published (e.g. its repository). Hub data use their Hub page.", _http_url))
+    creator: str = field(metadata=_doc("Croissant `creator` of builtin data (whoever runs the simulator: the benchmark's authors).", _non_empty_text))
+    hparam_search: dict[str, str] = field(metadata=_doc("Hyper-parameter search behind the `train.*` values, for publish/CHECKLIST.md: `{train.<method>.<key>: \"range and procedure\"}`, e.g. `{train.mlp.lr: \"log-uniform [1e-4, 1e-2], 20 trials, validation RMSE\"}`; `{}` = no search (values set by hand).", _hparam_search))
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = field(metadata=_doc("Experiment seed: every random stream of the experiment derives from it.", _seed))
+    replicates: list[int] = field(metadata=_doc("Replicate indices; replicate r's seed is derived from (seed, r).", _replicates))
+    methods: list[str] = field(metadata=_doc("Methods to train on every dataset.", _unique_subset_of(KNOWN_METHODS)))
+    data: DataParams = field(metadata=_doc("Raw data: where from, which subsets."))
+    prepare: PrepareParams = field(metadata=_doc("Preprocessing: labels, features, scaling, windows."))
+    train: TrainParams = field(metadata=_doc("Training: determinism, threads, hyper-parameters per method."))
+    stats: StatsParams = field(metadata=_doc("Aggregation over seeds."))
+    publish: PublishParams = field(metadata=_doc("Published descriptions: Croissant metadata and the checklist's hand-filled items."))
+
+    def window(self, dataset: str) -> int:
+        """The window length (cycles) of ``dataset``."""
+        return self.prepare.windows[dataset]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return f"a list of {_type_name(item)}s"
+    if origin is dict:
+        key, value = typing.get_args(tp)
+        return f"a mapping of {_type_name(key)} to {_type_name(value)}"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return {int: "integer", float: "number", bool: "boolean", str: "string"}.get(tp, str(tp))
+
+
+def _convert(value: Any, tp: Any, path: str) -> Any:
+    """Convert a YAML value to ``tp`` or raise ParamsError naming ``path``."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ParamsError(f"params.yaml: {path}: expected {_type_name(tp)}, got {value!r}")
+        return [_convert(v, item_tp, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        key_tp, value_tp = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ParamsError(f"params.yaml: {path}: expected {_type_name(tp)}, got {value!r}")
+        return {_convert(k, key_tp, f"{path} key"): _convert(v, value_tp, f"{path}.{k}") for k, v in value.items()}
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif tp is str:
+        ok = isinstance(value, str)
+    else:  # pragma: no cover - schema bug
+        raise TypeError(f"unsupported schema type {tp!r} at {path}")
+    if not ok:
+        raise ParamsError(f"params.yaml: {path}: expected {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def _build(cls: type, raw: Any, path: str) -> Any:
+    where = path or "top level"
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"params.yaml: {where}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields), key=str)
+    if unknown:
+        prefix = f"{path}." if path else ""
+        raise ParamsError(
+            f"params.yaml: unknown key {prefix}{unknown[0]}; allowed keys{' under ' + path if path else ''}: "
+            + ", ".join(fields)
+        )
+    values = {}
+    for name, fld in fields.items():
+        key_path = f"{path}.{name}" if path else name
+        if name not in raw:
+            raise ParamsError(f"params.yaml: missing key {key_path} ({fld.metadata.get('doc', '')})")
+        value = _convert(raw[name], hints[name], key_path)
+        check = fld.metadata.get("check")
+        problem = check(value) if check else None
+        if problem:
+            raise ParamsError(f"params.yaml: {key_path}: expected {problem}, got {raw[name]!r}")
+        values[name] = value
+    return cls(**values)
+
+
+def _check_cross_keys(params: Params) -> None:
+    missing = [d for d in params.data.datasets if d not in params.prepare.windows]
+    if missing:
+        raise ParamsError(
+            f"params.yaml: prepare.windows: no window for dataset {missing[0]} (listed in data.datasets); "
+            f"add e.g. `{missing[0]}: 30`"
+        )
+    if params.train.determinism == "portable":
+        for method in params.methods:
+            batch_size = params.train.hparams(method).get("batch_size")
+            if batch_size is not None and batch_size > PORTABLE_MAX_BATCH_SIZE:
+                raise ParamsError(
+                    f"params.yaml: train.{method}.batch_size: at most {PORTABLE_MAX_BATCH_SIZE} with "
+                    f"train.determinism: portable (larger sums are split by thread), got {batch_size}"
+                )
+
+
+def params_from_dict(raw: Any) -> Params:
+    """Validate a parsed params mapping and return :class:`Params` (raises :class:`ParamsError`)."""
+    params = _build(Params, raw, "")
+    _check_cross_keys(params)
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml`` (raises :class:`ParamsError` naming file and key)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: params file not found") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return params_from_dict(raw)
+    except ParamsError as exc:
+        raise ParamsError(str(exc).replace("params.yaml:", f"{path}:", 1)) from None
+
+
+def params_as_dict(params: Params) -> dict[str, Any]:
+    """Plain nested dict of ``params`` (for config hashes and manifests)."""
+    return dataclasses.asdict(params)
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def _reference_rows(cls: type, prefix: str) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    hints = typing.get_type_hints(cls)
+    for fld in dataclasses.fields(cls):
+        key = f"{prefix}{fld.name}"
+        tp = hints[fld.name]
+        rows.append((key, _type_name(tp), fld.metadata.get("doc", "")))
+        if dataclasses.is_dataclass(tp):
+            rows.extend(_reference_rows(tp, f"{key}."))
+    return rows
+
+
+def reference_markdown() -> str:
+    """Markdown table of every params.yaml key with its type and meaning (generated, for the README)."""
+    lines = ["| key | type | meaning |", "|---|---|---|"]
+    for key, type_name, doc in _reference_rows(Params, ""):
+        lines.append(f"| `{key}` | {type_name} | {doc} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,432 @@
+"""DVC remotes (the shared cache): set up the default one, push and pull with hints on failure.
+
+DVC stays the engine: :func:`transfer` runs ``dvc push`` / ``dvc pull`` /
+``dvc fetch`` in a subprocess, and users can always type those commands
+themselves. What this module adds:
+
+- :func:`configure_local_remote` — the default, embedded remote: a local folder
+  (``../seedbench-remote`` unless told otherwise), written idempotently to
+  ``.dvc/config.local`` (machine-specific, never committed) and only when no
+  other default remote is configured.
+- :func:`resolve_remote` — which remote a command would use, with its
+  non-secret settings, and which secrets are set (names only).
+- :func:`explain_failure` — DVC's own error line plus a hint that names the
+  remote and the setting to fix (credentials, bucket, endpoint, folder).
+- :func:`redact` — every message passes through it: secret values from the DVC
+  config (and any given by the caller) and ``user:password@`` parts of URLs
+  never reach a log or a file.
+
+Secrets are refused in the committed ``.dvc/config``: :func:`transfer` raises
+:class:`~seedbench.core.errors.RemoteError` naming the option and the
+``dvc remote modify --local`` command that moves it to ``.dvc/config.local``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from seedbench.core.errors import RemoteError
+from seedbench.core.hashing import redact_url
+
+DEFAULT_LOCAL_REMOTE_NAME = "local"
+"""Name of the embedded default remote that ``make setup`` configures."""
+
+DEFAULT_LOCAL_REMOTE_PATH = "../seedbench-remote"
+"""Folder of the embedded default remote, relative to the repository root."""
+
+Action = Literal["push", "pull", "fetch"]
+
+_SECRET_OPTION = re.compile(
+    r"secret|password|passphrase|token|account_key|connection_string|key_id|sas_|session", re.IGNORECASE
+)
+_NOT_SECRET = frozenset({"credentialpath", "keyfile", "ask_password", "ask_passphrase", "token_auth"})
+
+_REDACTED = "***"
+_MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary words
+
+
+def is_secret_option(option: str) -> bool:
+    """Whether a DVC remote option holds a credential (``secret_access_key``, ``password``, ``sas_token``, …)."""
+    return option not in _NOT_SECRET and bool(_SECRET_OPTION.search(option))
+
+
+def secrets_in_environment(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Values of the variables in ``environ`` whose names look like credentials (for :func:`redact` only)."""
+    pattern = re.compile(r"SECRET|PASSWORD|PASSPHRASE|TOKEN|ACCESS_KEY|ACCOUNT_KEY|CONNECTION_STRING|SAS", re.IGNORECASE)
+    return tuple(value for name, value in environ.items() if pattern.search(name) and value)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every value in ``secrets`` and every URL ``user:password@`` part replaced by ``***``."""
+    for value in sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True):
+        text = text.replace(value, _REDACTED)
+    return redact_url(text)
+
+
+@dataclass(frozen=True)
+class Remote:
+    """One DVC remote as a command would use it.
+
+    Attributes
+    ----------
+    name : str
+        Remote name (``dvc remote list``).
+    url : str
+        Its URL, credentials redacted (a local remote: the absolute folder).
+    scheme : str
+        ``s3``, ``gs``, ``azure``, ``ssh``, ``http(s)``, … or ``local``.
+    settings : dict of str to str
+        Non-secret options (``endpointurl``, ``region``, ``profile``, …).
+    secret_options : tuple of str
+        Names of the secret options that are set (values never kept here).
+    committed_secrets : tuple of str
+        Secret options set in the committed ``.dvc/config`` (should be empty).
+    defined_in : str
+        Config level that sets the URL: ``repo`` (.dvc/config), ``local``
+        (.dvc/config.local), ``global`` or ``system``.
+    """
+
+    name: str
+    url: str
+    scheme: str
+    settings: dict[str, str]
+    secret_options: tuple[str, ...]
+    committed_secrets: tuple[str, ...]
+    defined_in: str
+    secret_values: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    def describe(self) -> str:
+        """``remote 'NAME' (URL, endpointurl …)``: how messages name it."""
+        endpoint = self.settings.get("endpointurl")
+        where = f"{self.url}, endpointurl {redact_url(endpoint)}" if endpoint else self.url
+        return f"remote {self.name!r} ({where})"
+
+
+def _scheme(url: str) -> str:
+    match = re.match(r"^([a-z][a-z0-9+.-]*)://", url, re.IGNORECASE)
+    if match is None or len(match.group(1)) == 1:  # no scheme, or a Windows drive letter
+        return "local"
+    return match.group(1).lower()
+
+
+def _load_levels(repo: Path) -> dict[str, dict[str, Any]]:
+    """The DVC config of each level (system, global, repo, local), unvalidated values as written."""
+    from dvc.config import (  # DVC is the engine: its own reader, its own precedence
+        Config,
+        ConfigError,
+    )
+
+    dvc_dir = repo / ".dvc"
+    if not dvc_dir.is_dir():
+        raise RemoteError(f"{repo}: not a DVC repository (no .dvc/ folder); run seedbench commands at the repository root")
+    try:
+        config = Config(dvc_dir=str(dvc_dir), validate=False)
+        return {level: config.load_one(level) for level in Config.LEVELS}
+    except ConfigError as exc:
+        raise RemoteError(f"{dvc_dir}: DVC config unreadable: {redact(str(exc))}") from None
+
+
+def _merged(levels: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, str]]:
+    """(core section, remotes by name with merged options, level that sets each remote's url)."""
+    core: dict[str, Any] = {}
+    remotes: dict[str, dict[str, Any]] = {}
+    url_level: dict[str, str] = {}
+    for level in ("system", "global", "repo", "local"):  # later levels win, as in DVC
+        conf = levels.get(level) or {}
+        core.update(conf.get("core") or {})
+        for name, options in (conf.get("remote") or {}).items():
+            remotes.setdefault(name, {}).update(options or {})
+            if "url" in (options or {}):
+                url_level[name] = level
+    return core, remotes, url_level
+
+
+def _absolute_local_url(url: str, level: str, repo: Path) -> str:
+    """DVC resolves a relative local remote path against the folder of the config file that holds it."""
+    if _scheme(url) != "local" or os.path.isabs(url):
+        return url
+    base = repo / ".dvc" if level in ("repo", "local") else Path.cwd()
+    return str((base / url).resolve())
+
+
+def resolve_remote(repo: str | os.PathLike[str] = ".", name: str | None = None) -> Remote:
+    """The remote a DVC transfer would use: ``name``, else the default (``core.remote``).
+
+    Raises :class:`RemoteError` when no default is set or ``name`` is unknown,
+    with the command that fixes it.
+    """
+    root = Path(repo)
+    levels = _load_levels(root)
+    core, remotes, url_level = _merged(levels)
+    chosen = name or core.get("remote")
+    if not chosen:
+        raise RemoteError(
+            "no DVC remote configured (core.remote is unset in .dvc/config and .dvc/config.local): run `make setup` "
+            f"for the local folder remote ({DEFAULT_LOCAL_REMOTE_PATH}; `make setup REMOTE=/path` for another), "
+            "or add a team remote: `dvc remote add -d NAME URL` (README: Remote cache)"
+        )
+    if chosen not in remotes or "url" not in remotes[chosen]:
+        known = ", ".join(sorted(remotes)) or "none"
+        where = "-r/--remote" if name else "core.remote"
+        raise RemoteError(
+            f"{where}: remote {chosen!r} is not defined (known remotes: {known}); see `dvc remote list`, "
+            f"or add it: `dvc remote add {chosen} URL`"
+        )
+    options = {str(k): v for k, v in remotes[chosen].items()}
+    secrets = {k: str(v) for k, v in options.items() if is_secret_option(k) and v not in (None, "")}
+    committed = (levels.get("repo") or {}).get("remote", {}).get(chosen, {}) or {}
+    url = str(options["url"])
+    secret_values = tuple(secrets.values()) + _url_password(url)
+    return Remote(
+        name=chosen,
+        url=redact(_absolute_local_url(url, url_level[chosen], root), secret_values),
+        scheme=_scheme(url),
+        settings={k: redact(str(v), secret_values) for k, v in sorted(options.items()) if k != "url" and k not in secrets},
+        secret_options=tuple(sorted(secrets)),
+        committed_secrets=tuple(sorted(k for k in committed if is_secret_option(k) and committed[k] not in (None, ""))),
+        defined_in=url_level[chosen],
+        secret_values=secret_values,
+    )
+
+
+def _url_password(url: str) -> tuple[str, ...]:
+    match = re.match(r"^[a-z][a-z0-9+.-]*://([^/@\s]+)@", url, re.IGNORECASE)
+    if not match:
+        return ()
+    return tuple(part for part in match.group(1).split(":") if part)
+
+
+def check_no_committed_secrets(remote: Remote) -> None:
+    """Raise :class:`RemoteError` when the committed ``.dvc/config`` holds a secret of ``remote``."""
+    if remote.committed_secrets:
+        options = ", ".join(f"remote.{remote.name}.{o}" for o in remote.committed_secrets)
+        first = remote.committed_secrets[0]
+        raise RemoteError(
+            f".dvc/config (committed to git) holds {options}: move it out of git: "
+            f"`dvc remote modify --local {remote.name} {first} VALUE` then "
+            f"`dvc remote modify --unset {remote.name} {first}` (credentials belong in .dvc/config.local, "
+            "a credentials file or the environment; README: Remote cache)"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# What went wrong: DVC's message, classified, plus the setting to fix.
+
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("dependency", re.compile(r"requires these missing dependencies|pip install ['\"]?dvc\[", re.IGNORECASE)),
+    ("bucket", re.compile(
+        r"NoSuchBucket|bucket does not exist|ContainerNotFound|container does not exist|"
+        r"storage bucket .* does not exist|Bucket .* not found", re.IGNORECASE)),
+    ("credentials", re.compile(
+        r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|Access Denied|Forbidden|\b403\b|\b401\b|"
+        r"Unable to locate credentials|NoCredentialsError|ExpiredToken|InvalidToken|AuthenticationFailed|"
+        r"AuthorizationFailure|Permission denied \(publickey|Authentication failed|invalid_grant|"
+        r"could not be authenticated|DefaultCredentialsError", re.IGNORECASE)),
+    ("unreachable", re.compile(
+        r"Could not connect to the endpoint URL|EndpointConnectionError|Connection refused|ConnectTimeout|"
+        r"Connect timeout|Name or service not known|nodename nor servname|Temporary failure in name resolution|"
+        r"Cannot connect to host|Connection reset|ServerDisconnected|Connection aborted|Read timeout|"
+        r"timed out|No route to host|Network is unreachable|Connection closed", re.IGNORECASE)),
+    ("missing", re.compile(
+        r"Missing cache files|neither locally nor on remote|do not exist neither|not found on remote|"
+        r"Checkout failed for following targets|No file hash info found", re.IGNORECASE)),
+    ("folder", re.compile(r"Permission denied|Read-only file system|No space left|No such file or directory",
+                          re.IGNORECASE)),
+)
+
+_CREDENTIAL_SETTINGS = {
+    "s3": "`dvc remote modify --local {n} access_key_id ID` and `dvc remote modify --local {n} secret_access_key KEY` "
+          "(or `profile` / `credentialpath`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment)",
+    "gs": "`dvc remote modify --local {n} credentialpath /path/to/service-account.json` "
+          "(or GOOGLE_APPLICATION_CREDENTIALS in the environment)",
+    "azure": "`dvc remote modify --local {n} connection_string …` (or `account_name` + `account_key`, or "
+             "`sas_token`, or AZURE_STORAGE_CONNECTION_STRING in the environment)",
+    "ssh": "`dvc remote modify --local {n} user NAME` and `dvc remote modify --local {n} keyfile ~/.ssh/KEY` "
+           "(or `ask_password true`)",
+}
+
+
+def classify_failure(output: str) -> str:
+    """Kind of a DVC transfer failure: ``credentials``, ``bucket``, ``unreachable``, ``missing``, ``folder``,
+    ``dependency`` or ``other``."""
+    for kind, pattern in _PATTERNS:
+        if pattern.search(output):
+            return kind
+    return "other"
+
+
+def dvc_error_line(output: str, max_items: int = 3) -> str:
+    """DVC's own error message: its last ``ERROR:`` line, without the ``ERROR:``/``unexpected error -`` prefixes.
+
+    When that line ends with a colon (``Checkout failed for following targets:``),
+    the first ``max_items`` lines after it are joined on, then ``(and N more)``.
+    """
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [i for i, line in enumerate(lines) if line.startswith("ERROR:")]
+    if not errors:
+        return lines[-1] if lines else "no output"
+    at = errors[-1]
+    line = re.sub(r"^unexpected error\s*-\s*", "", re.sub(r"^ERROR:\s*", "", lines[at]))
+    if line.endswith(":"):
+        items = [x for x in lines[at + 1:] if not x.startswith(("Is your cache", "<http"))]
+        more = f" (and {len(items) - max_items} more)" if len(items) > max_items else ""
+        line = f"{line} {', '.join(items[:max_items])}{more}"
+    return line
+
+
+def _bucket(url: str) -> str:
+    match = re.match(r"^[a-z0-9+.-]+://([^/]+)", url, re.IGNORECASE)
+    return match.group(1) if match else url
+
+
+def _hint(kind: str, action: str, remote: Remote) -> str:
+    n = remote.name
+    if kind == "credentials":
+        how = _CREDENTIAL_SETTINGS.get(remote.scheme, "the credential options of `dvc remote modify --local`").format(n=n)
+        return (f"the server refused the credentials of remote {n!r}: set them with {how}; "
+                "`--local` keeps them in .dvc/config.local, out of git")
+    if kind == "bucket":
+        bucket = _bucket(remote.url)
+        at = f" at {remote.settings['endpointurl']}" if "endpointurl" in remote.settings else ""
+        return (f"bucket {bucket!r} (from `url` of remote {n!r}) does not exist{at}: create it on the server "
+                f"or point the remote at an existing one: `dvc remote modify {n} url {remote.scheme}://BUCKET/PATH`")
+    if kind == "unreachable":
+        target = remote.settings.get("endpointurl") or remote.url
+        setting = (f"`dvc remote modify {n} endpointurl URL`" if "endpointurl" in remote.settings
+                   else f"`dvc remote modify {n} url URL`")
+        return (f"remote {n!r} cannot be reached at {target}: check that the server is up and the address is right "
+                f"({setting}); then run the same command again — DVC transfers only what is missing, so an "
+                f"interrupted {action} loses nothing")
+    if kind == "missing":
+        return (f"remote {n!r} lacks some outputs, or dvc.lock pins none for them yet: run `dvc push` on the "
+                "machine that produced them, rebuild them with `dvc repro`, or pull only some stages "
+                f"(`seedbench {action} STAGE…`)")
+    if kind == "folder" and remote.scheme == "local":
+        return (f"the folder of remote {n!r} ({remote.url}) is not usable: choose a writable one: "
+                f"`make setup REMOTE=/path` or `dvc remote modify --local {n} url /path`")
+    if kind == "dependency":
+        return f"DVC lacks the plugin for {remote.scheme}:// remotes: `pip install dvc-{remote.scheme}` (for S3: `pip install -e '.[s3]'`)"
+    return f"see `dvc {action} -v` for DVC's details, and `dvc remote list` / `dvc config -l --show-origin` for the settings"
+
+
+def explain_failure(action: str, remote: Remote, output: str, secrets: Iterable[str] = ()) -> str:
+    """One message for a failed ``dvc ACTION``: which remote, DVC's error, and the setting to fix (redacted)."""
+    hidden = (*remote.secret_values, *secrets)
+    kind = classify_failure(output)
+    message = f"dvc {action} with {remote.describe()} failed: {dvc_error_line(output)} -- hint: {_hint(kind, action, remote)}"
+    return redact(message, hidden)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running DVC.
+
+@dataclass(frozen=True)
+class TransferResult:
+    """A successful transfer: the remote used and DVC's summary line (``4 files pushed``)."""
+
+    action: str
+    remote: Remote
+    summary: str
+
+
+def transfer(
+    action: Action,
+    repo: str | os.PathLike[str] = ".",
+    *,
+    remote: str | None = None,
+    targets: Sequence[str] = (),
+    jobs: int | None = None,
+    dvc: Sequence[str] = ("dvc",),
+    env: Mapping[str, str] | None = None,
+    secrets: Iterable[str] = (),
+    timeout: float | None = None,
+) -> TransferResult:
+    """Run ``dvc ACTION -r REMOTE [-j JOBS] [TARGETS…]`` in ``repo``; raise :class:`RemoteError` with a hint on failure.
+
+    Parameters
+    ----------
+    action : {"push", "pull", "fetch"}
+    repo : path
+        Repository root.
+    remote : str, optional
+        Remote name; default: DVC's default remote (``core.remote``).
+    targets : sequence of str
+        Stages or paths to transfer; empty = everything ``dvc.lock`` pins.
+    jobs : int, optional
+        Parallel transfers (DVC's ``-j``).
+    dvc : sequence of str
+        The ``dvc`` command (e.g. ``[sys.executable, "-m", "dvc"]``).
+    env : mapping, optional
+        Environment of the subprocess (default: inherited).
+    secrets : iterable of str
+        Extra values to redact from messages (e.g. credentials from the environment).
+    timeout : float, optional
+        Seconds before the transfer is abandoned.
+    """
+    if action not in ("push", "pull", "fetch"):
+        raise ValueError(f"action: expected 'push', 'pull' or 'fetch', got {action!r}")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise RemoteError(f"jobs: expected a positive integer, got {jobs!r}")
+    root = Path(repo)
+    info = resolve_remote(root, remote)
+    check_no_committed_secrets(info)
+    args = [*dvc, action, "-r", info.name, *(["-j", str(jobs)] if jobs else []), *targets]
+    hidden = (*info.secret_values, *secrets)
+    try:
+        done = subprocess.run(args, cwd=root, env=None if env is None else dict(env), capture_output=True,
+                              text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise RemoteError(f"cannot run {dvc[0]!r}: is DVC installed (activate .venv: `source .venv/bin/activate`)?") from None
+    except subprocess.TimeoutExpired:
+        raise RemoteError(redact(f"dvc {action} with {info.describe()} did not finish in {timeout} s -- hint: "
+                                 f"{_hint('unreachable', action, info)}", hidden)) from None
+    output = f"{done.stdout}\n{done.stderr}"
+    if done.returncode != 0:
+        raise RemoteError(explain_failure(action, info, output, secrets))
+    lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    summary = lines[-1] if lines else "done"
+    return TransferResult(action=action, remote=info, summary=redact(summary, hidden))
+
+
+def configure_local_remote(
+    repo: str | os.PathLike[str] = ".",
+    path: str | os.PathLike[str] = DEFAULT_LOCAL_REMOTE_PATH,
+    *,
+    name: str = DEFAULT_LOCAL_REMOTE_NAME,
+) -> str:
+    """Make the folder ``path`` the default DVC remote of ``repo`` (idempotent); return what was done.
+
+    ``path`` is taken relative to the repository root and written as an
+    absolute path to ``.dvc/config.local`` (per machine, never committed), so
+    moving the folder or choosing another is a local matter. A default remote
+    set anywhere else (a team's S3 remote in ``.dvc/config``, say) is left
+    alone: the function then configures nothing and says so. The folder itself
+    is created by the first ``dvc push``.
+    """
+    from dvc.config import Config
+
+    root = Path(repo)
+    levels = _load_levels(root)
+    core, remotes, _ = _merged(levels)
+    folder = Path(path) if os.path.isabs(path) else (root / path)
+    folder = Path(os.path.normpath(folder.resolve()))
+    if folder == root.resolve() or root.resolve() in folder.parents:
+        raise RemoteError(f"REMOTE={path}: the remote folder must lie outside the repository ({root.resolve()})")
+    default = core.get("remote")
+    local_conf = levels.get("local") or {}
+    if default and default != name:
+        return f"default remote {default!r} kept ({remotes.get(default, {}).get('url', '?')}); local remote not configured"
+    current = (local_conf.get("remote") or {}).get(name, {}).get("url")
+    if current == str(folder) and (local_conf.get("core") or {}).get("remote") == name:
+        return f"remote {name!r} already the default: {folder}"
+    config = Config(dvc_dir=str(root / ".dvc"), validate=False)
+    with config.edit("local") as conf:
+        conf.setdefault("remote", {}).setdefault(name, {})["url"] = str(folder)
+        conf.setdefault("core", {})["remote"] = name
+    return f"remote {name!r} set as the default in .dvc/config.local: {folder}"

@@ -1,0 +1,247 @@
+"""Where a result came from: code version, environment, hardware.
+
+File hashes and URL redaction live in :mod:`seedbench.core.hashing`.
+
+Environment capture is an allow-list: only the variables named in
+:data:`RECORDED_ENV_VARS` are ever read into a record, so tokens, passwords and
+keys cannot leak into a manifest. Nothing here imports torch at module level.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.metadata
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+RECORDED_ENV_VARS: tuple[str, ...] = (
+    "PYTHONHASHSEED",
+    "CUBLAS_WORKSPACE_CONFIG",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+)
+"""The only environment variables a record may contain (they change numerics)."""
+
+LIBRARIES: tuple[str, ...] = (
+    "seedbench",
+    "torch",
+    "numpy",
+    "scipy",
+    "pandas",
+    "dvc",
+    "dvclive",
+    "huggingface_hub",
+    "mlcroissant",
+    "scikit-posthocs",
+)
+"""Distributions whose versions every manifest records."""
+
+
+def recorded_env(environ: dict[str, str] | None = None) -> dict[str, str | None]:
+    """The allow-listed environment variables (``None`` when unset)."""
+    env = os.environ if environ is None else environ
+    return {name: env.get(name) for name in RECORDED_ENV_VARS}
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of :data:`LIBRARIES` plus the Python version (``None`` if absent)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def cpu_model() -> str:
+    """The CPU model name (from /proc/cpuinfo on Linux, else platform.processor())."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_flags_summary() -> dict[str, bool]:
+    """Which vector instruction sets the CPU reports (avx2, avx512f), from /proc/cpuinfo."""
+    flags: set[str] = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    return {"avx2": "avx2" in flags, "avx512f": "avx512f" in flags}
+
+
+def platform_record() -> dict[str, Any]:
+    """Python, OS, machine, CPU model and core count."""
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpu_flags": cpu_flags_summary(),
+    }
+
+
+def environment_record(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """:func:`platform_record` plus the allow-listed environment variables under ``env_vars``."""
+    return {**platform_record(), "env_vars": recorded_env(environ)}
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    if shutil.which("git") is None:
+        return None
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=30)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
+        return None
+    return out.stdout
+
+
+def _matches_any(path: str, patterns: Sequence[str]) -> bool:
+    """``path`` equals, lies below, or glob-matches one of ``patterns`` (repository-relative, POSIX)."""
+    return any(
+        path == pat or path.startswith(pat.rstrip("/") + "/") or fnmatch.fnmatch(path, pat)
+        or fnmatch.fnmatch(path, pat.rstrip("/") + "/*")
+        for pat in patterns
+    )
+
+
+def git_state(repo_dir: str | os.PathLike[str] = ".", ignore: Sequence[str] = ()) -> dict[str, Any]:
+    """``{"git_sha": str|None, "dirty": bool|None, "dirty_paths": [...]}`` of the checkout at ``repo_dir``.
+
+    Dirty means a tracked file differs from HEAD or an untracked, not-ignored file
+    exists, *other than* the paths matching ``ignore`` (glob patterns; a pattern
+    also covers everything below it). Pipeline stages pass the pipeline's own
+    outputs there (``dvc.lock``, declared outs: see
+    :func:`seedbench.provenance.dvclock.output_patterns`) plus ``.gitignore`` files, because
+    DVC rewrites those while the very run being recorded is in progress; they
+    cannot change a result. ``dirty_paths`` lists every changed path, ignored or
+    not (first 50).
+    """
+    cwd = Path(repo_dir)
+    sha = _git(["rev-parse", "HEAD"], cwd)
+    status = _git(["status", "--porcelain", "--untracked-files=all"], cwd)
+    dirty_paths = sorted(_porcelain_path(line) for line in status.splitlines()) if status is not None else []
+    counted = [p for p in dirty_paths if not _matches_any(p, ignore)]
+    return {
+        "git_sha": sha.strip() if sha else None,
+        "dirty": (bool(counted) if status is not None else None),
+        "dirty_paths": dirty_paths[:50],
+    }
+
+
+def _porcelain_path(line: str) -> str:
+    """The (new) path of one ``git status --porcelain`` line (renames: ``old -> new``; quotes dropped)."""
+    path = line[3:].split(" -> ")[-1]
+    return path[1:-1] if len(path) >= 2 and path[0] == path[-1] == '"' else path
+
+
+_NVIDIA_SMI_FIELDS = ("index", "name", "memory.total", "driver_version", "compute_cap")
+
+
+def nvidia_smi_gpus(run: Any = None) -> list[dict[str, Any]] | None:
+    """Every GPU ``nvidia-smi`` lists (index, name, memory, driver, compute capability); ``None`` without it.
+
+    ``run`` replaces :func:`subprocess.run` in tests. A failing or absent
+    ``nvidia-smi`` gives ``None``, never an exception.
+    """
+    smi = shutil.which("nvidia-smi")
+    if smi is None and run is None:
+        return None
+    runner = run or subprocess.run
+    try:
+        out = runner(
+            [smi or "nvidia-smi", f"--query-gpu={','.join(_NVIDIA_SMI_FIELDS)}", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, check=True, timeout=30,
+        ).stdout
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
+        return None
+    gpus = []
+    for line in out.strip().splitlines():
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) != len(_NVIDIA_SMI_FIELDS):
+            continue
+        index, name, memory_mib, driver, capability = cells
+        gpus.append({
+            "index": int(index) if index.isdigit() else index,
+            "name": name,
+            "total_memory_bytes": int(float(memory_mib) * 1024 * 1024) if _is_number(memory_mib) else None,
+            "driver_version": driver or None,
+            "capability": capability if capability and capability != "[N/A]" else None,
+        })
+    return gpus or None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def gpu_record(nvidia_smi: Any = nvidia_smi_gpus) -> dict[str, Any]:
+    """CUDA/cuDNN versions of torch and every GPU (all of them, not only the first).
+
+    Returns ``{"cuda_available", "cuda_version", "cudnn_version", "gpus", "driver"}``:
+    ``gpus`` merges torch's view (name, memory, capability of each visible
+    device) with ``nvidia-smi``'s (driver, and GPUs a CPU-only torch cannot
+    see); it is ``None`` — a clean null — on a machine without GPUs, and
+    ``cuda_version`` / ``cudnn_version`` are ``None`` for a CPU build of torch.
+    Imports torch (only the train stage and replay call it).
+    """
+    import torch
+
+    cuda_available = bool(torch.cuda.is_available())
+    torch_gpus: list[dict[str, Any]] = []
+    if cuda_available:
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            torch_gpus.append({
+                "index": index,
+                "name": props.name,
+                "total_memory_bytes": int(props.total_memory),
+                "capability": f"{props.major}.{props.minor}",
+                "visible_to_torch": True,
+            })
+    smi_gpus = nvidia_smi() or []
+    gpus: list[dict[str, Any]] = torch_gpus or [{**g, "visible_to_torch": False} for g in smi_gpus]
+    if torch_gpus and smi_gpus:
+        # CUDA_VISIBLE_DEVICES may renumber devices: pair by position only when the counts agree.
+        if len(smi_gpus) == len(torch_gpus):
+            for mine, theirs in zip(gpus, smi_gpus, strict=True):
+                mine["driver_version"] = theirs.get("driver_version")
+    drivers = sorted({g["driver_version"] for g in smi_gpus if g.get("driver_version")})
+    try:
+        cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    except RuntimeError:
+        cudnn = None
+    return {
+        "cuda_available": cuda_available,
+        "cuda_version": torch.version.cuda,
+        "cudnn_version": cudnn,
+        "gpus": gpus or None,
+        "driver": ", ".join(drivers) or None,
+    }

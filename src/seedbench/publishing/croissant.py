@@ -1,0 +1,491 @@
+"""Croissant JSON-LD descriptions of the raw C-MAPSS data, and ``seedbench describe``.
+
+For every dataset (C-MAPSS subset) the publish stage writes
+``publish/croissant/<dataset>.json``: Croissant 1.1 (``conformsTo``
+``http://mlcommons.org/croissant/1.1``) with the dataset's name, description,
+citeAs, license, url, creator, datePublished and version, one ``cr:FileObject``
+per raw file (sha256, contentSize, encodingFormat, contentUrl) and one
+``cr:RecordSet`` per file describing its columns.
+
+How the text files are described so that ``mlcroissant`` can read them: NASA's
+files are space-separated with two trailing spaces and no header, which none of
+mlcroissant 1.1.1's tabular readers accept (``text/csv`` means commas and a
+header). So each file is a ``text/plain`` FileObject read by lines
+(``extract: {fileProperty: lines}``), and each column is a field whose
+``transform.regex`` captures the k-th whitespace-separated number. The RUL
+files hold one integer per line, read as is.
+
+Where ``contentUrl`` points: for Hub data, the Hub's URL of the file at the
+pinned commit (``…/resolve/<commit>/<path>``, from SOURCE.json). For builtin
+(simulated) and local data, a path *relative to the JSON file* into
+``data/raw/`` (``../../data/raw/FD001/train_FD001.txt``): the files are not
+copied (the raw data are DVC outputs, restored by ``dvc pull`` or ``dvc
+repro``), so the description works offline in any checkout where the data are
+present, and the sha256 pins exactly those bytes.
+
+Everything here is deterministic: no clock (``datePublished`` comes from
+params), keys sorted, the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seedbench.core.errors import DataFormatError
+from seedbench.core.files import atomic_write_text
+from seedbench.core.names import RAW_FILE_KINDS, SOURCE_RECORD_NAME
+from seedbench.data.record import parse_raw_file_name, read_source_record
+
+CROISSANT_VERSION = "http://mlcommons.org/croissant/1.1"
+
+CROISSANT_CONTEXT: dict[str, Any] = {
+    "@language": "en",
+    "@vocab": "https://schema.org/",
+    "citeAs": "cr:citeAs",
+    "column": "cr:column",
+    "conformsTo": "dct:conformsTo",
+    "cr": "http://mlcommons.org/croissant/",
+    "rai": "http://mlcommons.org/croissant/RAI/",
+    "data": {"@id": "cr:data", "@type": "@json"},
+    "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "dct": "http://purl.org/dc/terms/",
+    "equivalentProperty": "cr:equivalentProperty",
+    "examples": {"@id": "cr:examples", "@type": "@json"},
+    "extract": "cr:extract",
+    "field": "cr:field",
+    "fileProperty": "cr:fileProperty",
+    "fileObject": "cr:fileObject",
+    "fileSet": "cr:fileSet",
+    "format": "cr:format",
+    "includes": "cr:includes",
+    "isLiveDataset": "cr:isLiveDataset",
+    "jsonPath": "cr:jsonPath",
+    "key": "cr:key",
+    "md5": "cr:md5",
+    "parentField": "cr:parentField",
+    "path": "cr:path",
+    "recordSet": "cr:recordSet",
+    "references": "cr:references",
+    "regex": "cr:regex",
+    "repeated": "cr:repeated",
+    "replace": "cr:replace",
+    "samplingRate": "cr:samplingRate",
+    "sc": "https://schema.org/",
+    "separator": "cr:separator",
+    "source": "cr:source",
+    "subField": "cr:subField",
+    "transform": "cr:transform",
+}
+"""The JSON-LD context mlcroissant 1.1.1 writes for Croissant 1.1 (``Metadata.to_json``)."""
+
+SAXENA_2008 = (
+    "@inproceedings{saxena2008damage,\n"
+    "  author = {Saxena, Abhinav and Goebel, Kai and Simon, Don and Eklund, Neil},\n"
+    "  title = {Damage Propagation Modeling for Aircraft Engine Run-to-Failure Simulation},\n"
+    "  booktitle = {2008 International Conference on Prognostics and Health Management (PHM)},\n"
+    "  year = {2008},\n"
+    "  doi = {10.1109/PHM.2008.4711414}\n"
+    "}"
+)
+"""How to cite the C-MAPSS data and the damage model the simulator follows."""
+
+SUBSETS: dict[str, tuple[int, int]] = {"FD001": (1, 1), "FD002": (6, 1), "FD003": (1, 2), "FD004": (6, 2)}
+"""(operating conditions, fault modes) of each C-MAPSS subset."""
+
+COLUMN_DESCRIPTIONS: dict[str, str] = {
+    "unit": "Engine unit number",
+    "cycle": "Time, in operating cycles since the start of the trajectory",
+    "setting1": "Operational setting 1 (altitude-related)",
+    "setting2": "Operational setting 2 (Mach-related)",
+    "setting3": "Operational setting 3 (throttle resolver angle, TRA)",
+    "s1": "T2: total temperature at fan inlet (°R)",
+    "s2": "T24: total temperature at LPC outlet (°R)",
+    "s3": "T30: total temperature at HPC outlet (°R)",
+    "s4": "T50: total temperature at LPT outlet (°R)",
+    "s5": "P2: pressure at fan inlet (psia)",
+    "s6": "P15: total pressure in bypass duct (psia)",
+    "s7": "P30: total pressure at HPC outlet (psia)",
+    "s8": "Nf: physical fan speed (rpm)",
+    "s9": "Nc: physical core speed (rpm)",
+    "s10": "epr: engine pressure ratio (P50/P2)",
+    "s11": "Ps30: static pressure at HPC outlet (psia)",
+    "s12": "phi: ratio of fuel flow to Ps30 (pps/psi)",
+    "s13": "NRf: corrected fan speed (rpm)",
+    "s14": "NRc: corrected core speed (rpm)",
+    "s15": "BPR: bypass ratio",
+    "s16": "farB: burner fuel-air ratio",
+    "s17": "htBleed: bleed enthalpy",
+    "s18": "Nf_dmd: demanded fan speed (rpm)",
+    "s19": "PCNfR_dmd: demanded corrected fan speed (rpm)",
+    "s20": "W31: HPT coolant bleed (lbm/s)",
+    "s21": "W32: LPT coolant bleed (lbm/s)",
+}
+"""The 26 columns of a train/test file, in file order (sensor names after Saxena et al. 2008)."""
+
+_INTEGER_COLUMNS = frozenset({"unit", "cycle"})
+_FILE_ROLES = {
+    "train": "complete run-to-failure trajectories, the last cycle of each unit being its failure",
+    "test": "trajectories truncated some cycles before failure",
+    "RUL": "true remaining useful life in cycles of each test unit, line i holding unit i",
+}
+
+
+@dataclass(frozen=True)
+class DatasetMetadata:
+    """Descriptive metadata of one published dataset (Croissant's dataset-level properties)."""
+
+    name: str
+    description: str
+    license: str
+    cite_as: str
+    url: str
+    creator: dict[str, str]
+    date_published: str
+    version: str
+
+
+@dataclass(frozen=True)
+class PublishInfo:
+    """What params add to every description: ``publish.date_published``, ``version``, ``url``, ``creator``."""
+
+    date_published: str
+    version: str
+    url: str
+    creator: str
+
+
+def _subset_phrase(dataset: str) -> str:
+    conditions, faults = SUBSETS.get(dataset, (None, None))
+    if conditions is None:
+        return f"subset {dataset}"
+    plural = "s" if conditions > 1 else ""
+    return f"subset {dataset}: {conditions} operating condition{plural}, {faults} fault mode{'s' if faults > 1 else ''}"
+
+
+def _files_phrase(dataset: str) -> str:
+    return "Files: " + "; ".join(f"{k}_{dataset}.txt, {_FILE_ROLES[k]}" for k in RAW_FILE_KINDS) + "."
+
+
+def dataset_metadata(dataset: str, record: Mapping[str, Any], info: PublishInfo) -> DatasetMetadata:
+    """Metadata of ``dataset`` from the SOURCE.json ``record`` and the publish params (pure).
+
+    builtin: a constant description of the simulator, cited as Saxena et al. (2008)
+    for the damage model, licensed like seedbench (Apache-2.0), created by
+    ``publish.creator``, ``url`` = ``publish.url``. local: NASA's C-MAPSS data
+    (NASA Ames Prognostics Center of Excellence, a U.S. Government work),
+    ``url`` = ``publish.url``. hf: name, description, license and citation from
+    ``details.metadata`` in SOURCE.json (params ``data.hf.metadata`` win over the
+    Hub's Croissant record there), falling back to the local constants; ``url``
+    is the repository's Hub page and the creator its namespace.
+    """
+    source = record.get("source")
+    details = record.get("details") or {}
+    nasa = {
+        "name": f"cmapss-{dataset}",
+        "description": (
+            f"NASA C-MAPSS turbofan engine degradation simulation data, {_subset_phrase(dataset)}. "
+            "Each unit starts with unknown initial wear and develops a fault until failure. "
+            f"{_files_phrase(dataset)} Space-separated, no header, 26 columns: "
+            "unit, cycle, 3 operational settings, 21 sensors."
+        ),
+        "license": "https://www.usa.gov/government-works",
+        "cite_as": SAXENA_2008,
+    }
+    common = {"date_published": info.date_published, "version": info.version}
+    if source == "builtin":
+        builtin = details.get("builtin") or {}
+        return DatasetMetadata(
+            name=f"seedbench-simulated-cmapss-{dataset}",
+            description=(
+                f"Simulated turbofan run-to-failure data in NASA's C-MAPSS text format ({_subset_phrase(dataset)}), "
+                f"written by seedbench's built-in fleet simulator (simulator seed {builtin.get('seed')}, "
+                f"scale {builtin.get('scale')} of NASA's unit counts). Module health follows the exponential "
+                "damage model of Saxena et al. (2008) with process and sensor noise; these are not NASA's "
+                f"recordings. {_files_phrase(dataset)}"
+            ),
+            license="https://www.apache.org/licenses/LICENSE-2.0",
+            cite_as=SAXENA_2008,
+            url=info.url,
+            creator={"@type": "sc:Organization", "name": info.creator},
+            **common,
+        )
+    if source == "local":
+        return DatasetMetadata(
+            **nasa, url=info.url,
+            creator={"@type": "sc:Organization", "name": "NASA Ames Research Center, Prognostics Center of Excellence"},
+            **common,
+        )
+    if source == "hf":
+        hub = details.get("hf") or {}
+        meta = details.get("metadata") or {}
+        repo_id = str(hub.get("repo_id", ""))
+        endpoint = str(hub.get("endpoint") or "https://huggingface.co").rstrip("/")
+        kind = "datasets/" if hub.get("repo_type", "dataset") == "dataset" else ""
+        namespace = repo_id.split("/")[0] if "/" in repo_id else repo_id
+        return DatasetMetadata(
+            name=meta.get("name") or nasa["name"],
+            description=(meta.get("description") or nasa["description"]) + (
+                f" Subset {dataset}." if meta.get("description") else ""
+            ),
+            license=meta.get("license") or nasa["license"],
+            cite_as=meta.get("citation") or nasa["cite_as"],
+            url=f"{endpoint}/{kind}{repo_id}",
+            creator={"@type": "sc:Organization", "name": namespace, "url": f"{endpoint}/{namespace}"},
+            **common,
+        )
+    raise DataFormatError(f"{SOURCE_RECORD_NAME}: unknown source {source!r}")
+
+
+def content_url(entry: Mapping[str, Any], source: str, raw_dir: str | Path, json_dir: str | Path) -> str:
+    """Where the FileObject of SOURCE.json ``entry`` is: the Hub URL at the commit, else a path relative to ``json_dir``."""
+    if source == "hf":
+        url = (entry.get("origin") or {}).get("url")
+        if not url:
+            raise DataFormatError(f"{SOURCE_RECORD_NAME}: {entry.get('path')}: no Hub URL recorded")
+        return str(url)
+    target = Path(raw_dir) / str(entry["path"])
+    return Path(os.path.relpath(target, Path(json_dir))).as_posix()
+
+
+def _column_regex(index: int) -> str:
+    return r"^\s*(?:\S+\s+){%d}(\S+)" % index if index else r"^\s*(\S+)"
+
+
+def _fields(record_set: str, file_id: str, kind: str) -> list[dict[str, Any]]:
+    def field(name: str, description: str, data_type: str, transform: dict[str, str] | None) -> dict[str, Any]:
+        source: dict[str, Any] = {"fileObject": {"@id": file_id}, "extract": {"fileProperty": "lines"}}
+        if transform:
+            source["transform"] = transform
+        return {
+            "@type": "cr:Field", "@id": f"{record_set}/{name}", "name": name, "description": description,
+            "dataType": data_type, "source": source,
+        }
+
+    if kind == "RUL":
+        return [field("rul", "True remaining useful life of the test unit, in cycles", "sc:Integer", None)]
+    return [
+        field(col, desc, "sc:Integer" if col in _INTEGER_COLUMNS else "sc:Float", {"regex": _column_regex(i)})
+        for i, (col, desc) in enumerate(COLUMN_DESCRIPTIONS.items())
+    ]
+
+
+def croissant_document(
+    dataset: str, files: Sequence[Mapping[str, Any]], metadata: DatasetMetadata, urls: Mapping[str, str]
+) -> dict[str, Any]:
+    """The Croissant JSON-LD of one dataset (pure).
+
+    ``files`` are SOURCE.json entries (``path``, ``size``, ``sha256``) of this
+    dataset; ``urls`` maps each entry's ``path`` to its ``contentUrl``.
+    """
+    distribution: list[dict[str, Any]] = []
+    record_sets: list[dict[str, Any]] = []
+    by_kind = {}
+    for entry in files:
+        parsed = parse_raw_file_name(Path(str(entry["path"])).name)
+        if parsed is None or parsed[1] != dataset:
+            raise DataFormatError(f"{SOURCE_RECORD_NAME}: {entry['path']} is not a C-MAPSS file of {dataset}")
+        by_kind[parsed[0]] = entry
+    missing = [k for k in RAW_FILE_KINDS if k not in by_kind]
+    if missing:
+        raise DataFormatError(f"{SOURCE_RECORD_NAME}: {dataset} lacks {', '.join(f'{k}_{dataset}.txt' for k in missing)}")
+    for kind in RAW_FILE_KINDS:
+        entry = by_kind[kind]
+        name = f"{kind}_{dataset}.txt"
+        sha = str(entry["sha256"]).removeprefix("sha256:")
+        distribution.append({
+            "@type": "cr:FileObject", "@id": name, "name": name,
+            "description": f"{_FILE_ROLES[kind][0].upper()}{_FILE_ROLES[kind][1:]}.",
+            "contentUrl": urls[str(entry["path"])], "contentSize": f"{int(entry['size'])} B",
+            "encodingFormat": "text/plain", "sha256": sha,
+        })
+        record_set = f"{kind}_{dataset}"
+        record_sets.append({
+            "@type": "cr:RecordSet", "@id": record_set, "name": record_set,
+            "description": f"One record per line of {name}: {_FILE_ROLES[kind]}.",
+            "field": _fields(record_set, name, kind),
+        })
+    return {
+        "@context": CROISSANT_CONTEXT,
+        "@type": "sc:Dataset",
+        "conformsTo": CROISSANT_VERSION,
+        "name": metadata.name,
+        "description": metadata.description,
+        "citeAs": metadata.cite_as,
+        "license": metadata.license,
+        "url": metadata.url,
+        "creator": dict(metadata.creator),
+        "datePublished": metadata.date_published,
+        "version": metadata.version,
+        "distribution": distribution,
+        "recordSet": record_sets,
+    }
+
+
+def dumps_croissant(doc: Mapping[str, Any]) -> str:
+    """Deterministic text of a Croissant document (2-space indent, sorted keys, trailing newline)."""
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def croissant_documents(raw_dir: str | Path, json_dir: str | Path, info: PublishInfo) -> dict[str, dict[str, Any]]:
+    """``{dataset: Croissant document}`` for every dataset in ``raw_dir/SOURCE.json`` (reads only SOURCE.json).
+
+    ``json_dir`` is the folder the documents will be written to (relative
+    ``contentUrl``s are computed from it); pass both paths relative to the
+    repository root so the documents do not depend on where the checkout lies.
+    """
+    record = read_source_record(raw_dir)
+    source = str(record.get("source"))
+    per_dataset: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in record.get("files") or []:
+        parsed = parse_raw_file_name(Path(str(entry["path"])).name)
+        if parsed is not None:
+            per_dataset.setdefault(parsed[1], []).append(entry)
+    if not per_dataset:
+        raise DataFormatError(f"{Path(raw_dir) / SOURCE_RECORD_NAME}: lists no C-MAPSS files")
+    docs = {}
+    for dataset in sorted(per_dataset):
+        files = per_dataset[dataset]
+        urls = {str(e["path"]): content_url(e, source, raw_dir, json_dir) for e in files}
+        docs[dataset] = croissant_document(dataset, files, dataset_metadata(dataset, record, info), urls)
+    return docs
+
+
+def write_croissant_files(raw_dir: str | Path, out_dir: str | Path, info: PublishInfo) -> list[Path]:
+    """Write ``out_dir/<dataset>.json`` for every dataset (atomic writes); returns the paths.
+
+    Files in ``out_dir`` that are not written now (a dataset no longer in the
+    data) are removed, so the folder holds exactly the current descriptions.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    docs = croissant_documents(raw_dir, out, info)
+    written = []
+    for dataset, doc in docs.items():
+        path = out / f"{dataset}.json"
+        atomic_write_text(path, dumps_croissant(doc))
+        written.append(path)
+    for stale in out.glob("*.json"):
+        if stale not in written:
+            stale.unlink()
+    return written
+
+
+# --------------------------------------------------------------------------- seedbench describe
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def _describe_croissant(path: Path) -> list[str]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DataFormatError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or "distribution" not in doc:
+        raise DataFormatError(f"{path}: not a Croissant dataset description (no distribution)")
+    lines = [
+        f"{path}: Croissant dataset {doc.get('name')!r} ({doc.get('conformsTo', 'no conformsTo')})",
+        f"  {doc.get('description', '')}",
+        f"  license: {doc.get('license')}   version: {doc.get('version')}   published: {doc.get('datePublished')}",
+        f"  url: {doc.get('url')}",
+    ]
+    for obj in doc.get("distribution") or []:
+        lines.append(f"  file {obj.get('name')}: {obj.get('contentSize')}, sha256 {obj.get('sha256')}, at {obj.get('contentUrl')}")
+    for rs in doc.get("recordSet") or []:
+        names = [f.get("name") for f in rs.get("field") or []]
+        lines.append(f"  record set {rs.get('name')}: {len(names)} fields ({', '.join(map(str, names[:6]))}{', …' if len(names) > 6 else ''})")
+    return lines
+
+
+def _describe_cmapss_file(path: Path) -> str:
+    from seedbench.data import cmapss
+
+    kind = (parse_raw_file_name(path.name) or ("?", "?"))[0]
+    if kind == "RUL":
+        rul = cmapss.read_rul(path)
+        return f"  {path.name}: {len(rul)} test units, RUL {int(rul.min())}–{int(rul.max())} cycles (mean {rul.mean():.1f})"
+    table = cmapss.read_table(path)
+    units = cmapss.unit_ids(table)
+    lengths = [int((table[:, 0] == u).sum()) for u in units]
+    return (
+        f"  {path.name}: {len(table)} rows, {len(units)} units, {min(lengths)}–{max(lengths)} cycles per unit "
+        f"(mean {sum(lengths) / len(lengths):.1f}); 26 columns: unit, cycle, setting1–3, s1–s21"
+    )
+
+
+def describe_path(path: str | Path) -> str:
+    """A plain-text description of a data folder or file (what ``seedbench describe`` prints).
+
+    Understands: a raw folder with ``SOURCE.json`` (source, files, hashes and the
+    metadata the Croissant files carry), a folder of C-MAPSS text files (rows,
+    units, cycles), a prepared folder (``prepare.json``, arrays), a Croissant
+    JSON file or a folder of them. Any other folder: its files and sizes.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataFormatError(f"{p}: no such file or folder")
+    lines: list[str] = []
+    if p.is_file():
+        if p.suffix == ".json":
+            return "\n".join(_describe_croissant(p)) + "\n"
+        if parse_raw_file_name(p.name):
+            return f"{p}: C-MAPSS file\n" + _describe_cmapss_file(p) + "\n"
+        raise DataFormatError(f"{p}: not a data folder, a C-MAPSS file or a Croissant JSON file")
+    if (p / SOURCE_RECORD_NAME).is_file():
+        record = read_source_record(p)
+        details = record.get("details") or {}
+        lines.append(f"{p}: raw data from source {record.get('source')!r} ({len(record.get('files') or [])} files, see {SOURCE_RECORD_NAME})")
+        for key in ("builtin", "hf"):
+            if key in details:
+                lines.append(f"  {key}: " + ", ".join(f"{k}={v}" for k, v in sorted(details[key].items())))
+        info = PublishInfo(date_published="(publish.date_published)", version="(publish.version)",
+                           url="(publish.url)", creator="(publish.creator)")
+        datasets = sorted({parsed[1] for e in record.get("files") or [] if (parsed := parse_raw_file_name(Path(e["path"]).name))})
+        for dataset in datasets:
+            meta = dataset_metadata(dataset, record, info)
+            lines.append(f"{dataset}: {meta.name}")
+            lines.append(f"  {meta.description}")
+            lines.append(f"  license: {meta.license}")
+            for e in record.get("files") or []:
+                if Path(e["path"]).parent.name == dataset or Path(e["path"]).name.endswith(f"_{dataset}.txt"):
+                    present = (p / e["path"]).is_file()
+                    lines.append(f"  {e['path']}: {_human_size(int(e['size']))}, {e['sha256']}{'' if present else ' (MISSING)'}")
+        return "\n".join(lines) + "\n"
+    if (p / "prepare.json").is_file():
+        import numpy as np
+
+        prep = json.loads((p / "prepare.json").read_text(encoding="utf-8"))
+        lines.append(f"{p}: prepared {prep.get('name', p.name)} (window {prep.get('window')}, RUL cap {prep.get('rul_cap')}, "
+                     f"test labels capped: {prep.get('test_labels_capped')}, {prep.get('n_conditions')} condition(s))")
+        lines.append(f"  features: {', '.join(prep.get('features') or [])}")
+        for split in ("train", "test"):
+            f = p / f"{split}.npz"
+            if f.is_file():
+                with np.load(f) as arrays:
+                    shapes = ", ".join(f"{k} {arrays[k].dtype}{list(arrays[k].shape)}" for k in sorted(arrays.files))
+                lines.append(f"  {split}.npz: {shapes}")
+        return "\n".join(lines) + "\n"
+    cmapss_files = sorted(f for f in p.iterdir() if f.is_file() and parse_raw_file_name(f.name))
+    croissant_files = sorted(f for f in p.glob("*.json"))
+    if cmapss_files:
+        lines.append(f"{p}: C-MAPSS text files")
+        lines.extend(_describe_cmapss_file(f) for f in cmapss_files)
+    elif croissant_files:
+        for f in croissant_files:
+            lines.extend(_describe_croissant(f))
+    else:
+        entries = sorted(f for f in p.rglob("*") if f.is_file())
+        lines.append(f"{p}: {len(entries)} files (not a recognised data folder)")
+        lines.extend(f"  {f.relative_to(p).as_posix()}: {_human_size(f.stat().st_size)}" for f in entries[:50])
+    return "\n".join(lines) + "\n"

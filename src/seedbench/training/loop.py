@@ -1,0 +1,405 @@
+"""Training, prediction and model files for the four RUL regressors.
+
+:func:`train_model` is the one training loop: AdamW on the MSE (cycles²),
+mini-batches in an order fixed by a seeded ``torch.Generator``, early stopping
+on the validation MSE with ``patience`` epochs, best weights restored.
+``linear`` is fitted in closed form instead (one history entry). A NaN or
+infinite loss stops training and marks the outcome ``diverged``:
+:func:`test_predictions` then returns NaN for every unit, so the run shows up
+as diverged in its results instead of crashing or passing silently.
+
+Randomness comes only from the two seeds passed in (see ``seedbench.determinism.seeding``):
+``seed`` initialises the weights and drives dropout, ``data_order_seed`` the
+order of mini-batches and the DataLoader workers' seeds (:func:`make_loader`:
+the number of workers changes speed, never the result). Global determinism
+flags are the caller's business (``seeding.set_global_seeds``).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Sampler, TensorDataset
+
+from seedbench.core.errors import DataFormatError, ParamsError
+from seedbench.core.seeds import STREAM_WORKERS, derive_seed
+from seedbench.determinism.seeding import (
+    dataloader_generator,
+    determinism_errors,
+    seed_torch,
+    seed_worker,
+)
+from seedbench.training.models import (
+    RulRegressor,
+    build_model,
+    check_hparams,
+    check_method,
+    fit_ridge,
+    set_linear_weights,
+)
+
+PREDICT_BATCH_SIZE = 1024
+"""Windows per forward pass in :func:`predict` (fixed: batch size can change float results)."""
+
+EpochRecord = dict[str, float | int]
+"""``{"epoch": int (1-based), "train_loss": float, "val_loss": float}``, losses in cycles²."""
+
+
+class WindowedSplitLike(Protocol):
+    """What training needs of a split: ``X`` float32 (n, window, n_features), ``y`` float32 (n,) cycles."""
+
+    X: np.ndarray
+    y: np.ndarray
+
+
+@dataclass
+class TrainOutcome:
+    """Result of :func:`train_model`.
+
+    Attributes
+    ----------
+    model
+        The trained model (best-validation weights restored), in eval mode.
+    history
+        One :data:`EpochRecord` per epoch run.
+    best_epoch
+        1-based epoch whose weights ``model`` holds (0 if no epoch finished finite).
+    stopped_early
+        Training stopped before ``max_epochs`` because validation loss did not improve for ``patience`` epochs.
+    diverged
+        A loss became NaN or infinite; predictions of this run are NaN.
+    """
+
+    model: RulRegressor
+    history: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+    diverged: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able facts about the run (for the manifest): epochs, best epoch and its val loss, flags."""
+        best = next((r for r in self.history if r["epoch"] == self.best_epoch), None)
+        return {
+            "epochs_run": len(self.history),
+            "best_epoch": self.best_epoch,
+            "best_val_loss": None if best is None else _json_float(best["val_loss"]),
+            "stopped_early": self.stopped_early,
+            "diverged": self.diverged,
+        }
+
+
+def _json_float(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _as_windows(split: WindowedSplitLike, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` of ``split`` as contiguous float32 copies, shapes checked."""
+    X = np.array(split.X, dtype=np.float32, copy=True, order="C")
+    y = np.array(split.y, dtype=np.float32, copy=True, order="C")
+    if X.ndim != 3 or y.shape != (X.shape[0],):
+        raise DataFormatError(f"{what} split: expected X (n, window, n_features) and y (n,), got {X.shape} and {y.shape}")
+    if X.shape[0] == 0:
+        raise DataFormatError(f"{what} split: no windows (train.val_fraction leaves too few units?)")
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise DataFormatError(f"{what} split: X or y holds NaN or infinite values")
+    return X, y
+
+
+def select_units(split: Any, units: np.ndarray) -> Any:
+    """The windows of ``split`` whose unit id is in ``units`` (same type, order kept).
+
+    ``split`` is a ``cmapss.WindowedSplit`` (or any dataclass with ``X``, ``y``,
+    ``unit``); used to cut the training windows into the whole-unit train and
+    validation sides chosen by ``cmapss.split_units``.
+    """
+    mask = np.isin(np.asarray(split.unit), np.asarray(units))
+    return type(split)(X=split.X[mask], y=split.y[mask], unit=split.unit[mask])
+
+
+def window_tensor(X: np.ndarray) -> torch.Tensor:
+    """Windows ``X`` (n, window, n_features) as a float32, C-contiguous tensor that owns a copy of the data."""
+    return torch.from_numpy(np.array(X, dtype=np.float32, copy=True, order="C"))
+
+
+def predict_tensor(model: nn.Module, X: torch.Tensor, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
+    """:func:`predict` on windows already made a tensor by :func:`window_tensor` (no copy per call)."""
+    model.eval()
+    outputs = []
+    with torch.no_grad(), determinism_errors():
+        for start in range(0, X.shape[0], batch_size):
+            outputs.append(model(X[start : start + batch_size]))
+    if not outputs:
+        return np.zeros(0, dtype=np.float64)
+    return torch.cat(outputs).to(torch.float64).numpy()
+
+
+def predict(model: nn.Module, X: np.ndarray, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
+    """RUL predictions (cycles), float64 ``(n,)``, for windows ``X`` float32 ``(n, window, n_features)``.
+
+    Runs in eval mode (no dropout) without gradients, ``batch_size`` windows at a time.
+    """
+    return predict_tensor(model, window_tensor(X), batch_size)
+
+
+def mse_tensor(model: nn.Module, X: torch.Tensor, y: np.ndarray) -> float:
+    """Mean squared error (cycles²) of ``model`` on windows ``X`` (a :func:`window_tensor`) and ``y``, in float64."""
+    errors = predict_tensor(model, X) - np.asarray(y, dtype=np.float64)
+    return float(np.mean(errors * errors))
+
+
+def mse(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+    """Mean squared error (cycles²) of ``model`` on ``(X, y)``, accumulated in float64."""
+    return mse_tensor(model, window_tensor(X), y)
+
+
+def train_model(
+    method: str,
+    train: WindowedSplitLike,
+    val: WindowedSplitLike,
+    *,
+    hparams: Mapping[str, Any],
+    seed: int,
+    data_order_seed: int,
+    num_workers: int = 0,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainOutcome:
+    """Train ``method`` on ``train``, early-stopping on ``val``; see the module docstring.
+
+    Parameters
+    ----------
+    method
+        One of ``seedbench.training.models.METHODS``.
+    train, val
+        Splits with ``X`` float32 (n, window, n_features) and ``y`` float32 (n,) RUL in cycles;
+        whole units apart (the caller checks leakage).
+    hparams
+        Exactly the keys of ``seedbench.training.models.HPARAM_KEYS[method]``.
+    seed
+        Replicate seed: weight initialisation and dropout (torch's global generator is reseeded here).
+    data_order_seed
+        Seed of the mini-batch order (one permutation per epoch) and, through a derived
+        stream, of the DataLoader workers (:func:`make_loader`).
+    num_workers
+        DataLoader worker processes; workers are persistent and seeded by ``seeding.seed_worker``.
+    on_epoch
+        Called after every epoch with its :data:`EpochRecord` (logging, progress).
+
+    Raises
+    ------
+    ParamsError
+        Unknown method, wrong hyper-parameter keys, negative ``num_workers``.
+    DataFormatError
+        Malformed or non-finite arrays, mismatched window shapes, an empty split.
+    DeterminismError
+        Deterministic mode and an op without a deterministic kernel (named).
+    """
+    check_method(method)
+    hp = check_hparams(method, hparams)
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ParamsError(f"train.num_workers: expected an integer >= 0, got {num_workers!r}")
+    X, y = _as_windows(train, "train")
+    Xv, yv = _as_windows(val, "validation")
+    if Xv.shape[1:] != X.shape[1:]:
+        raise DataFormatError(f"validation windows {Xv.shape[1:]} differ from training windows {X.shape[1:]}")
+    window, n_features = X.shape[1], X.shape[2]
+
+    seed_torch(seed)
+    model = build_model(method, window=window, n_features=n_features, hparams=hp)
+    with determinism_errors():
+        if method == "linear":
+            outcome = _fit_linear(model, X, y, Xv, yv, alpha=float(hp["alpha"]))
+            if on_epoch is not None:
+                on_epoch(outcome.history[0])
+        else:
+            outcome = _fit_sgd(model, X, y, Xv, yv, hp, data_order_seed, num_workers, on_epoch)
+    model.eval()
+    return outcome
+
+
+def _fit_linear(model: RulRegressor, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, *, alpha: float) -> TrainOutcome:
+    w, b = fit_ridge(X.reshape(X.shape[0], -1), y, alpha)
+    diverged = not (np.isfinite(w).all() and math.isfinite(b))
+    if not diverged:
+        set_linear_weights(model, w, b)
+    record: EpochRecord = {"epoch": 1, "train_loss": mse(model, X, y), "val_loss": mse(model, Xv, yv)}
+    if not (math.isfinite(record["train_loss"]) and math.isfinite(record["val_loss"])):
+        diverged = True
+    return TrainOutcome(model, [record], best_epoch=0 if diverged else 1, stopped_early=False, diverged=diverged)
+
+
+def _fit_sgd(
+    model: RulRegressor,
+    X: np.ndarray,
+    y: np.ndarray,
+    Xv: np.ndarray,
+    yv: np.ndarray,
+    hp: dict[str, Any],
+    data_order_seed: int,
+    num_workers: int,
+    on_epoch: Callable[[EpochRecord], None] | None,
+) -> TrainOutcome:
+    y_std = float(np.std(y, dtype=np.float64))
+    model.set_target_scaling(float(np.mean(y, dtype=np.float64)), y_std if y_std > 0 else 1.0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(hp["lr"]), weight_decay=float(hp["weight_decay"]))
+    loader = make_loader(X, y, batch_size=int(hp["batch_size"]), data_order_seed=data_order_seed, num_workers=num_workers)
+    Xv_tensor = window_tensor(Xv)  # once, not once an epoch
+    outcome = TrainOutcome(model)
+    best_val = math.inf
+    best_state: dict[str, torch.Tensor] | None = None
+    epochs_without_improvement = 0
+    for epoch in range(1, int(hp["max_epochs"]) + 1):
+        train_loss = _train_one_epoch(model, loader, optimizer)
+        val_loss = mse_tensor(model, Xv_tensor, yv) if math.isfinite(train_loss) else math.nan
+        record: EpochRecord = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
+        outcome.history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            outcome.diverged = True
+            break
+        if val_loss < best_val:
+            best_val, outcome.best_epoch, epochs_without_improvement = val_loss, epoch, 0
+            best_state = {name: t.detach().clone() for name, t in model.state_dict().items()}
+        else:
+            epochs_without_improvement += 1
+            if epochs_without_improvement >= int(hp["patience"]):
+                outcome.stopped_early = epoch < int(hp["max_epochs"])
+                break
+    del loader  # shuts persistent workers down now rather than at garbage collection
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return outcome
+
+
+class ShuffledBatches(Sampler[torch.Tensor]):
+    """Whole mini-batches as index tensors, shape ``(≤ batch_size,)``, in a fresh random order each epoch.
+
+    Each epoch draws ``torch.randperm(n, generator=generator)`` and cuts it
+    into ``batch_size`` pieces (the last one shorter), then draws a second
+    permutation it does not use: exactly the draws of
+    ``RandomSampler(generator=generator)`` batched by ``batch_size``, so the
+    batches, and the trained weights, are those of that sampler bit for bit.
+    Handing the DataLoader whole batches (``batch_size=None``) lets
+    :class:`~torch.utils.data.TensorDataset` index all windows of a batch at
+    once instead of one ``__getitem__`` and a ``torch.stack`` per window (an
+    mlp epoch spent ~40% of its time there; BENCHMARKS.md, "Training
+    throughput").
+    """
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator) -> None:
+        if n < 1 or batch_size < 1:
+            raise ValueError(f"ShuffledBatches needs n >= 1 and batch_size >= 1, got n={n}, batch_size={batch_size}")
+        self.n, self.batch_size, self.generator = n, batch_size, generator
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        # A generator function: the draws happen when the epoch starts, not when iter() is called (the
+        # DataLoader calls iter() on its sampler once more than it iterates when it starts workers).
+        order = torch.randperm(self.n, generator=self.generator)
+        torch.randperm(self.n, generator=self.generator)  # RandomSampler's unused draw for num_samples % n == 0
+        yield from order.split(self.batch_size)
+
+
+def make_loader(X: np.ndarray, y: np.ndarray, *, batch_size: int, data_order_seed: int, num_workers: int) -> DataLoader:
+    """Shuffling DataLoader over ``(X, y)`` whose batch order depends on ``data_order_seed`` only.
+
+    The sampler (:class:`ShuffledBatches`) draws one permutation per epoch from
+    ``dataloader_generator(data_order_seed)``; the DataLoader's own generator,
+    which torch draws worker base seeds from (once per iterator, so once per
+    epoch without workers but only once with persistent workers), is a
+    separate derived stream ``derive_seed(data_order_seed, "workers")``.
+    Hence ``num_workers`` changes speed, never the batches: a run gives the
+    same bytes with 0 or 2 workers. Workers are persistent and seeded by
+    :func:`seedbench.determinism.seeding.seed_worker`.
+    """
+    dataset = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    return DataLoader(
+        dataset,
+        batch_size=None,
+        sampler=ShuffledBatches(len(dataset), batch_size, dataloader_generator(data_order_seed)),
+        generator=dataloader_generator(derive_seed(data_order_seed, STREAM_WORKERS)),
+        worker_init_fn=seed_worker,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
+
+
+def _train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer) -> float:
+    """One pass over ``loader``; mean MSE (cycles²) over windows, NaN as soon as a batch loss is not finite."""
+    model.train()
+    total, count = 0.0, 0
+    for xb, yb in loader:
+        optimizer.zero_grad(set_to_none=True)
+        loss = nn.functional.mse_loss(model(xb), yb)
+        value = float(loss.item())
+        if not math.isfinite(value):
+            return math.nan
+        loss.backward()
+        optimizer.step()
+        total += value * len(yb)
+        count += len(yb)
+    return total / count
+
+
+def test_predictions(outcome: TrainOutcome, X: np.ndarray) -> np.ndarray:
+    """Predictions (cycles, float64 ``(n,)``) of a trained run on test windows; all NaN if it diverged."""
+    if outcome.diverged:
+        return np.full(np.asarray(X).shape[0], np.nan)
+    return predict(outcome.model, X)
+
+
+test_predictions.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
+
+
+def model_bytes(model: nn.Module) -> bytes:
+    """The model's state dict serialised by ``torch.save`` into memory.
+
+    Saving through :class:`io.BytesIO` keeps the archive's internal folder name
+    fixed (saving to a path would embed the file name), so equal weights give
+    equal bytes; write them with ``seedbench.core.files.atomic_write_bytes``.
+    """
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    method: str,
+    *,
+    window: int,
+    n_features: int,
+    hparams: Mapping[str, Any],
+) -> RulRegressor:
+    """Rebuild ``method`` with ``hparams`` and load the weights saved at ``path`` (``weights_only``), eval mode.
+
+    Raises
+    ------
+    DataFormatError
+        The file is missing, not a torch state dict, or does not fit the model.
+    """
+    model = build_model(method, window=window, n_features=n_features, hparams=hparams)
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise DataFormatError(f"{path}: model file missing; run the train stage first") from None
+    except Exception as exc:  # torch raises several types for a corrupt archive
+        raise DataFormatError(f"{path}: not a readable torch state dict ({type(exc).__name__}: {exc})") from None
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise DataFormatError(f"{path}: weights do not fit a {method} model with these hyper-parameters: {exc}") from None
+    model.eval()
+    return model

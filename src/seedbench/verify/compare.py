@@ -1,0 +1,219 @@
+"""Reproducibility levels (the GRACE recipe): are two experiments' results the same?
+
+| level | tolerance | controlled |
+|---|---|---|
+| bit-exact | Δ = 0 | hardware, software, seeds, flags, OS |
+| seed-stable | per-run |ΔRMSE| ≤ tolerance (0.01) | seeds, flags, major library versions |
+| distribution-stable | mean within ±2·SEM, std within ±20% | code, hyper-parameters, n seeds (fresh draws) |
+
+:func:`compare_results` works on lists of ``results.json`` records;
+:func:`compare_trees` loads two result trees (folders or revisions, see
+:mod:`seedbench.results.trees`) and compares them; :func:`comparison_table`
+prints the verdict for a terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from seedbench.core.files import dumps_json
+from seedbench.stats.bootstrap import finite_or_none
+from seedbench.stats.summary import (
+    RunKey,
+    index_results,
+    json_safe,
+    metric_value,
+    run_name,
+)
+
+Level = Literal["bit", "seed", "distribution"]
+LEVEL_NAMES: dict[str, str] = {"bit": "bit-exact", "seed": "seed-stable", "distribution": "distribution-stable"}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Result of :func:`compare_results`: per-cell rows, one-sided runs and the overall verdict."""
+
+    level: str
+    tolerance: float
+    rows: tuple[dict[str, Any], ...]
+    only_in_a: tuple[str, ...]
+    only_in_b: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        """True when every row passes, no run is one-sided, and there was something to compare."""
+        return bool(self.rows) and all(r["passed"] for r in self.rows) and not self.only_in_a and not self.only_in_b
+
+    @property
+    def verdict(self) -> str:
+        """One line, e.g. ``"seed-stable: PASS (20 of 20 runs within |ΔRMSE| ≤ 0.01)"``."""
+        name = LEVEL_NAMES[self.level]
+        unit = "cells" if self.level == "distribution" else "runs"
+        good = sum(r["passed"] for r in self.rows)
+        text = f"{name}: {'PASS' if self.passed else 'FAIL'} ({good} of {len(self.rows)} {unit} pass"
+        if self.only_in_a or self.only_in_b:
+            text += f"; {len(self.only_in_a)} only in A, {len(self.only_in_b)} only in B"
+        return text + ")"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return json_safe({
+            "level": self.level, "tolerance": self.tolerance, "passed": self.passed, "verdict": self.verdict,
+            "rows": list(self.rows), "only_in_a": list(self.only_in_a), "only_in_b": list(self.only_in_b),
+        })
+
+
+def _compare_bit(
+    key: RunKey, ra: Mapping[str, Any], rb: Mapping[str, Any],
+    hashes_a: Mapping[RunKey, str] | None, hashes_b: Mapping[RunKey, str] | None,
+) -> dict[str, Any]:
+    differ = [f for f in ("seed", "n_test_units", "metrics", "rmse_ci") if dumps_json(ra.get(f)) != dumps_json(rb.get(f))]
+    if hashes_a is not None or hashes_b is not None:
+        ha, hb = (hashes_a or {}).get(key), (hashes_b or {}).get(key)
+        if ha is None or hb is None or ha != hb:
+            differ.append("predictions sha256")
+    return {
+        "dataset": key[0], "method": key[1], "replicate": key[2], "passed": not differ,
+        "detail": "identical" if not differ else "differ: " + ", ".join(differ),
+    }
+
+
+def _compare_seed(key: RunKey, ra: Mapping[str, Any], rb: Mapping[str, Any], metric: str, tolerance: float) -> dict[str, Any]:
+    va, vb = metric_value(ra, metric, key), metric_value(rb, metric, key)
+    row: dict[str, Any] = {
+        "dataset": key[0], "method": key[1], "replicate": key[2],
+        f"{metric}_a": finite_or_none(va), f"{metric}_b": finite_or_none(vb), "abs_diff": None, "passed": False, "detail": "",
+    }
+    if ra.get("seed") != rb.get("seed"):
+        row["detail"] = f"replicate seeds differ ({ra.get('seed')} vs {rb.get('seed')}): not the same experiment"
+    elif math.isnan(va) and math.isnan(vb):
+        row.update(passed=True, detail="diverged on both sides")
+    elif not (math.isfinite(va) and math.isfinite(vb)):
+        row["detail"] = "non-finite on one side only"
+    else:
+        diff = abs(va - vb)
+        row.update(abs_diff=diff, passed=diff <= tolerance, detail=f"|Δ{metric}| = {diff:.3g} (tolerance {tolerance:g})")
+    return row
+
+
+def _compare_distribution(
+    cell: tuple[str, str], a: np.ndarray, b: np.ndarray, metric: str, sem_factor: float, std_rel_tolerance: float
+) -> dict[str, Any]:
+    fa, fb = np.sort(a[np.isfinite(a)]), np.sort(b[np.isfinite(b)])
+    row: dict[str, Any] = {
+        "dataset": cell[0], "method": cell[1], "metric": metric, "n_a": int(fa.size), "n_b": int(fb.size),
+        "n_nan_a": int(a.size - fa.size), "n_nan_b": int(b.size - fb.size),
+        "mean_a": None, "mean_b": None, "sem_a": None, "std_a": None, "std_b": None,
+        "mean_passed": False, "std_passed": False, "passed": False, "detail": "",
+    }
+    if fa.size < 2 or fb.size < 2:
+        row["detail"] = f"needs ≥ 2 finite seeds on both sides (have {fa.size} and {fb.size})"
+        return row
+    mean_a, mean_b = float(np.mean(fa)), float(np.mean(fb))
+    std_a, std_b = float(np.std(fa, ddof=1)), float(np.std(fb, ddof=1))
+    sem_a = std_a / math.sqrt(fa.size)
+    mean_ok = abs(mean_b - mean_a) <= sem_factor * sem_a
+    std_ok = abs(std_b - std_a) <= std_rel_tolerance * std_a
+    row.update(
+        mean_a=mean_a, mean_b=mean_b, sem_a=sem_a, std_a=std_a, std_b=std_b,
+        mean_passed=mean_ok, std_passed=std_ok, passed=mean_ok and std_ok,
+        detail=(
+            f"mean B − A = {mean_b - mean_a:.3g} (allowed ±{sem_factor:g}·SEM_A = ±{sem_factor * sem_a:.3g}); "
+            f"std B/A = {std_b / std_a:.3g}" if std_a > 0 else
+            f"mean B − A = {mean_b - mean_a:.3g} (allowed ±{sem_factor * sem_a:.3g}); std A = 0, std B = {std_b:.3g}"
+        ),
+    )
+    if row["n_nan_a"] or row["n_nan_b"]:
+        row["detail"] += f"; non-finite runs: {row['n_nan_a']} in A, {row['n_nan_b']} in B"
+    return row
+
+
+def compare_results(
+    a: Sequence[Mapping[str, Any]],
+    b: Sequence[Mapping[str, Any]],
+    level: Level,
+    tolerance: float = 0.01,
+    *,
+    metric: str = "rmse",
+    sem_factor: float = 2.0,
+    std_rel_tolerance: float = 0.2,
+    prediction_hashes_a: Mapping[RunKey, str] | None = None,
+    prediction_hashes_b: Mapping[RunKey, str] | None = None,
+) -> Comparison:
+    """Check two sets of ``results.json`` records against a reproducibility level (GRACE recipe).
+
+    Levels
+    ------
+    ``"bit"`` (bit-exact, Δ = 0)
+        Runs matched by (dataset, method, replicate); each passes when the
+        canonical JSON of its ``seed``, ``n_test_units``, ``metrics`` and
+        ``rmse_ci`` is identical, and — when hashes are given as
+        ``{(dataset, method, replicate): sha256}`` — the predictions' sha256 too.
+    ``"seed"`` (seed-stable)
+        Runs matched by (dataset, method, replicate) with the same replicate
+        seed; each passes when ``|metric_A − metric_B| ≤ tolerance`` (default
+        0.01 RMSE). Diverged on both sides counts as agreement.
+    ``"distribution"`` (distribution-stable, fresh seeds)
+        Per (dataset, method): mean_B within ``mean_A ± sem_factor·SEM_A`` and
+        ``|std_B − std_A| ≤ std_rel_tolerance·std_A`` (±20%). A is the reference.
+
+    Runs (or cells) present on one side only are listed in ``only_in_a`` /
+    ``only_in_b`` and make the comparison fail.
+    """
+    if level not in ("bit", "seed", "distribution"):
+        raise ValueError(f"level: expected 'bit', 'seed' or 'distribution', got {level!r}")
+    ia, ib = index_results(a, "a"), index_results(b, "b")
+    rows: list[dict[str, Any]] = []
+    if level in ("bit", "seed"):
+        only_a = tuple(run_name(k) for k in sorted(ia.keys() - ib.keys()))
+        only_b = tuple(run_name(k) for k in sorted(ib.keys() - ia.keys()))
+        for key in sorted(ia.keys() & ib.keys()):
+            if level == "bit":
+                rows.append(_compare_bit(key, ia[key], ib[key], prediction_hashes_a, prediction_hashes_b))
+            else:
+                rows.append(_compare_seed(key, ia[key], ib[key], metric, tolerance))
+    else:
+        cells_a = sorted({k[:2] for k in ia})
+        cells_b = sorted({k[:2] for k in ib})
+        only_a = tuple(f"{d}/{m}" for d, m in cells_a if (d, m) not in cells_b)
+        only_b = tuple(f"{d}/{m}" for d, m in cells_b if (d, m) not in cells_a)
+        for cell in (c for c in cells_a if c in cells_b):
+            va = np.array([metric_value(ia[k], metric, k) for k in sorted(ia) if k[:2] == cell])
+            vb = np.array([metric_value(ib[k], metric, k) for k in sorted(ib) if k[:2] == cell])
+            rows.append(_compare_distribution(cell, va, vb, metric, sem_factor, std_rel_tolerance))
+    return Comparison(level=level, tolerance=float(tolerance), rows=tuple(rows), only_in_a=only_a, only_in_b=only_b)
+
+
+def compare_trees(a: str, b: str, level: Level, *, tolerance: float = 0.01, repo: str | Path = ".") -> Comparison:
+    """Load result trees ``a`` (the reference) and ``b`` and compare them at ``level``."""
+    from seedbench.results.trees import load_result_tree
+
+    tree_a, tree_b = load_result_tree(a, repo=repo), load_result_tree(b, repo=repo)
+    return compare_results(
+        tree_a.results,
+        tree_b.results,
+        level,
+        tolerance,
+        prediction_hashes_a=tree_a.prediction_hashes if level == "bit" else None,
+        prediction_hashes_b=tree_b.prediction_hashes if level == "bit" else None,
+    )
+
+
+def comparison_table(comparison: Comparison, *, name_a: str = "A", name_b: str = "B") -> str:
+    """Plain-text table: one line per run (bit, seed) or cell (distribution), then the verdict."""
+    lines = [f"{LEVEL_NAMES[comparison.level]} check: A = {name_a}, B = {name_b}"]
+    for row in comparison.rows:
+        where = f"{row['dataset']}/{row['method']}" + (f"/rep_{row['replicate']}" if "replicate" in row else "")
+        lines.append(f"  {'PASS' if row['passed'] else 'FAIL'}  {where:<28} {row['detail']}")
+    for label, names in (("only in A", comparison.only_in_a), ("only in B", comparison.only_in_b)):
+        if names:
+            lines.append(f"  FAIL  {label}: {', '.join(names)}")
+    lines.append(comparison.verdict)
+    return "\n".join(lines) + "\n"

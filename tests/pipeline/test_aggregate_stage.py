@@ -1,0 +1,110 @@
+"""The `aggregate` stage: reads exactly the runs params ask for, writes every report deterministically."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from seedbench.core import seeds
+from seedbench.core.edge import run_user_errors_as_messages
+
+OUTPUTS = ["summary.json", "statistics.json", "claims.json", "summary.md", "cd_diagram.png", "seed_spread.png", "seed_spread.csv",
+           "learning_curves.csv", "predictions_best.csv"]
+
+
+def _load_stage(repo_root: Path):
+    spec = importlib.util.spec_from_file_location("aggregate_stage", repo_root / "stages" / "aggregate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_run(runs: Path, d: str, m: str, r: int, experiment_seed: int, rmse: float | None) -> None:
+    folder = runs / d / m / f"rep_{r}"
+    folder.mkdir(parents=True, exist_ok=True)
+    result = {
+        "dataset": d, "method": m, "replicate": r, "seed": seeds.replicate_seed(experiment_seed, r),
+        "experiment_seed": experiment_seed, "n_test_units": 20, "diverged": rmse is None,
+        "metrics": {"rmse": rmse, "mae": None if rmse is None else 0.8 * rmse,
+                    "nasa_score": None if rmse is None else 25.0 * rmse},
+    }
+    (folder / "results.json").write_text(json.dumps(result))
+    live = folder / "dvclive" / "plots" / "metrics"
+    live.mkdir(parents=True, exist_ok=True)
+    for name in ("train_loss", "val_loss"):
+        (live / f"{name}.tsv").write_text(f"step\t{name}\n1\t400.5\n2\t{300.0 + r}\n")
+    (folder / "predictions.csv").write_text("unit,true_rul,predicted_rul\n1,30.0,35.5\n2,80.0,71.25\n")
+
+
+@pytest.fixture()
+def workspace(tmp_path: Path, default_params_dict: dict[str, Any]) -> dict[str, Any]:
+    params = default_params_dict
+    params.update(seed=11, replicates=[0, 1, 2], methods=["linear", "mlp", "cnn1d"])
+    params["data"]["datasets"] = ["FD001", "FD002"]
+    params["stats"]["n_resamples"] = 200
+    params_path = tmp_path / "params.yaml"
+    params_path.write_text(yaml.safe_dump(params))
+    runs = tmp_path / "runs"
+    rng = seeds.generator(11, "test-stage")
+    for d in params["data"]["datasets"]:
+        for i, m in enumerate(params["methods"]):
+            for r in params["replicates"]:
+                _write_run(runs, d, m, r, 11, 15.0 + i + float(rng.normal()))
+    # Stale folders of other experiments: another method and a replicate the params do not list.
+    _write_run(runs, "FD001", "bilstm", 0, 11, 1.0)
+    _write_run(runs, "FD001", "mlp", 7, 33, 1.0)
+    return {"params": params_path, "runs": runs, "out": tmp_path / "reports", "tmp": tmp_path}
+
+
+def _argv(ws: dict[str, Any]) -> list[str]:
+    return ["--params", str(ws["params"]), "--root", str(ws["runs"].parent), "--out", str(ws["out"])]
+
+
+def test_stage_writes_every_report_and_ignores_stale_runs(repo_root, workspace):
+    stage = _load_stage(repo_root)
+    stage.main(_argv(workspace))
+    assert sorted(p.name for p in workspace["out"].iterdir()) == sorted(OUTPUTS)
+    summary = json.loads((workspace["out"] / "summary.json").read_text())
+    assert summary["FD001.mlp.rmse.n"] == 3 and "FD001.bilstm.rmse.n" not in summary
+    csv = (workspace["out"] / "seed_spread.csv").read_text().splitlines()
+    assert csv[0] == "dataset,method,replicate,rmse" and len(csv) == 1 + 2 * 3 * 3
+    md = (workspace["out"] / "summary.md").read_text()
+    assert "## FD002" in md and "bilstm" not in md
+    assert "## Reproducibility this run can claim" in md
+
+
+def test_stage_outputs_are_byte_identical_on_rerun(repo_root, workspace):
+    stage = _load_stage(repo_root)
+    stage.main(_argv(workspace))
+    first = {name: (workspace["out"] / name).read_bytes() for name in OUTPUTS}
+    stage.main(_argv(workspace))
+    assert {name: (workspace["out"] / name).read_bytes() for name in OUTPUTS} == first
+
+
+def test_stage_writes_null_for_a_diverged_run(repo_root, workspace):
+    _write_run(workspace["runs"], "FD002", "cnn1d", 1, 11, None)
+    _load_stage(repo_root).main(_argv(workspace))
+    text = (workspace["out"] / "summary.json").read_text()
+    assert "NaN" not in text and json.loads(text)["FD002.cnn1d.rmse.n_nan"] == 1
+
+
+def test_missing_expected_result_is_one_line_error_naming_the_file(repo_root, workspace, capsys):
+    missing = workspace["runs"] / "FD002" / "mlp" / "rep_2" / "results.json"
+    missing.unlink()
+    stage = _load_stage(repo_root)
+    status = run_user_errors_as_messages(lambda: stage.main(_argv(workspace)), prog="aggregate")
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1
+    assert err.startswith("aggregate: error:") and "runs/FD002/mlp/rep_2/results.json" in err
+
+
+def test_stale_result_of_another_experiment_seed_is_refused(repo_root, workspace, capsys):
+    _write_run(workspace["runs"], "FD001", "linear", 2, 33, 14.0)
+    stage = _load_stage(repo_root)
+    assert run_user_errors_as_messages(lambda: stage.main(_argv(workspace)), prog="aggregate") == 2
+    assert "stale result of experiment seed 33" in capsys.readouterr().err

@@ -1,0 +1,163 @@
+"""End to end: the real `dvc repro` / `dvc exp run` on the tiny profile in a temporary git clone.
+
+One module-scoped pipeline run feeds every test here (the run itself takes ~1 min on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from pipeline_helpers import run, tiny_clone
+
+from seedbench.core.hashing import file_sha256
+from seedbench.core.params import load_params
+from seedbench.core.seeds import replicate_seed
+from seedbench.publishing.experiment import run_keys
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    repo = tiny_clone(tmp_path_factory.mktemp("clone"))
+    first = run(["dvc", "repro"], repo)
+    return {"repo": repo, "first": first, "params": load_params(repo / "params.yaml")}
+
+
+def test_fetch_records_sha256_of_every_raw_file(pipeline: dict[str, Any]) -> None:
+    repo = pipeline["repo"]
+    source = json.loads((repo / "data/raw/SOURCE.json").read_text())
+    assert source["source"] == "builtin"
+    paths = {f["path"] for f in source["files"]}
+    for dataset in pipeline["params"].data.datasets:
+        assert {f"{dataset}/train_{dataset}.txt", f"{dataset}/test_{dataset}.txt", f"{dataset}/RUL_{dataset}.txt"} <= paths
+    for entry in source["files"]:
+        assert file_sha256(repo / "data/raw" / entry["path"]) == entry["sha256"]
+
+
+def test_every_run_has_results_with_seeds_and_sane_metrics(pipeline: dict[str, Any]) -> None:
+    repo, params = pipeline["repo"], pipeline["params"]
+    for dataset, method, rep in run_keys(params):
+        run_dir = repo / "runs" / dataset / method / f"rep_{rep}"
+        for name in ("model.pt", "predictions.csv", "results.json", "manifest.json"):
+            assert (run_dir / name).is_file(), run_dir / name
+        results = json.loads((run_dir / "results.json").read_text())
+        assert (results["dataset"], results["method"], results["replicate"]) == (dataset, method, rep)
+        assert results["experiment_seed"] == params.seed
+        assert results["seed"] == replicate_seed(params.seed, rep)
+        rmse = results["metrics"]["rmse"]
+        assert math.isfinite(rmse) and 1.0 < rmse < 125.0, (run_dir, rmse)
+        assert results["metrics"]["mae"] <= rmse
+
+
+def test_summary_metrics_have_flat_keys(pipeline: dict[str, Any]) -> None:
+    repo, params = pipeline["repo"], pipeline["params"]
+    summary = json.loads((repo / "reports/summary.json").read_text())
+    for dataset in params.data.datasets:
+        for method in params.methods:
+            key = f"{dataset}.{method}.rmse"
+            assert summary[f"{key}.n"] == len(params.replicates)
+            assert summary[f"{key}.std"] > 0
+            assert summary[f"{key}.sem"] == pytest.approx(summary[f"{key}.std"] / math.sqrt(len(params.replicates)))
+
+
+def test_manifests_are_not_in_the_lockfile(pipeline: dict[str, Any]) -> None:
+    lock = (pipeline["repo"] / "dvc.lock").read_text()
+    assert "manifest.json" not in lock
+    assert (pipeline["repo"] / "publish/manifest.json").is_file()
+
+
+def test_second_repro_reruns_nothing(pipeline: dict[str, Any]) -> None:
+    repo = pipeline["repo"]
+    again = run(["dvc", "repro"], repo)
+    assert "Running stage" not in again.stdout, again.stdout
+    assert "Data and pipelines are up to date." in again.stdout
+    assert "Data and pipelines are up to date." in run(["dvc", "status"], repo).stdout
+
+
+def test_forced_rerun_reproduces_the_lockfile_bit_for_bit(pipeline: dict[str, Any]) -> None:
+    repo = pipeline["repo"]
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "results"], repo)
+    run(["dvc", "repro", "--force"], repo)
+    diff = run(["git", "diff", "--exit-code", "--", "dvc.lock", "reports/summary.json"], repo, check=False)
+    assert diff.returncode == 0, diff.stdout
+
+
+def test_compare_reads_a_revision_through_dvc_and_finds_it_bit_identical(pipeline: dict[str, Any]) -> None:
+    repo = pipeline["repo"]
+    result = run(["seedbench", "compare", "HEAD", ".", "--level", "bit"], repo, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "bit-exact: PASS" in result.stdout
+
+
+def test_verify_data_detects_a_tampered_raw_file(pipeline: dict[str, Any]) -> None:
+    repo = pipeline["repo"]
+    assert run(["seedbench", "verify-data"], repo).returncode == 0
+    target = repo / "data/raw/FD001/RUL_FD001.txt"
+    original = target.read_bytes()
+    target.chmod(0o644)
+    target.write_bytes(original.replace(b"1", b"2", 1))
+    try:
+        result = run(["seedbench", "verify-data"], repo, check=False)
+        assert result.returncode == 1
+        assert "CHANGED" in result.stdout and "data/raw/FD001/RUL_FD001.txt" in result.stdout
+    finally:
+        target.write_bytes(original)
+    status = run(["seedbench", "status"], repo)
+    assert "rerun nothing" in status.stdout
+
+
+def test_exp_run_with_new_seed_shows_side_by_side(pipeline: dict[str, Any]) -> None:
+    repo, params = pipeline["repo"], pipeline["params"]
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "baseline"], repo)
+    run(["dvc", "exp", "run", "-n", "seed33", "-S", "seed=33"], repo)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    rows = _exp_rows(shown)
+    assert {"workspace", "seed33"} <= set(rows)
+    assert rows["seed33"]["params"]["seed"] == 33
+    assert rows["main"]["params"]["seed"] == params.seed
+    key = f"{params.data.datasets[0]}.{params.methods[-1]}.rmse.mean"
+    assert rows["seed33"]["metrics"][key] != rows["main"]["metrics"][key]
+
+    seed_level = run(["seedbench", "compare", "main", "seed33", "--level", "seed"], repo, check=False)
+    assert seed_level.returncode == 1 and "replicate seeds differ" in seed_level.stdout
+    distribution = run(["seedbench", "compare", "main", "seed33", "--level", "distribution"], repo, check=False)
+    assert distribution.returncode in (0, 1) and "distribution-stable: " in distribution.stdout
+    unknown = run(["seedbench", "compare", "main", "no-such-exp", "--level", "bit"], repo, check=False)
+    assert unknown.returncode == 2 and "no-such-exp" in unknown.stderr and len(unknown.stderr.splitlines()) == 1
+
+
+def test_single_seed_experiment_runs(pipeline: dict[str, Any]) -> None:
+    repo = pipeline["repo"]
+    run(["dvc", "exp", "run", "-n", "one-seed", "-S", "replicates=[0]"], repo)
+    summary = json.loads((repo / "reports/summary.json").read_text())
+    n_keys = [k for k in summary if k.endswith(".rmse.n")]
+    assert n_keys and all(summary[k] == 1 for k in n_keys)
+
+
+def _exp_rows(shown: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Flatten `dvc exp show --json` into {name: {"params": ..., "metrics": ...}}."""
+    rows: dict[str, dict[str, Any]] = {}
+
+    def add(entry: dict[str, Any], name: str) -> None:
+        data = entry.get("data") or {}
+        params = data.get("params", {}).get("params.yaml", {}).get("data", {})
+        metrics = data.get("metrics", {}).get("reports/summary.json", {}).get("data", {})
+        rows[name] = {"params": params, "metrics": metrics}
+
+    for baseline in shown:
+        name = baseline.get("name") or baseline.get("rev")
+        add(baseline, "workspace" if baseline.get("rev") == "workspace" else (name or "?"))
+        for exp in baseline.get("experiments") or []:
+            for rev in exp.get("revs") or []:
+                add(rev, rev.get("name") or rev.get("rev"))
+    if "main" not in rows:
+        named = [n for n in rows if n not in ("workspace",) and not n.startswith(("seed33", "one-seed"))]
+        if named:
+            rows["main"] = rows[named[0]]
+    return rows
