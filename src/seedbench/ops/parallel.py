@@ -85,10 +85,10 @@ def check_thread_budget(jobs: int, torch_threads: int, cores: int | None) -> Non
 
 def stage_graph(repo: str | os.PathLike[str]) -> dict[str, set[str]]:
     """``{stage: {stages it depends on}}`` of the DVC pipeline at ``repo`` (matrix items expanded)."""
-    from dvc.repo import Repo  # DVC's own view of the DAG
+    from seedbench.compat.dvc import open_repo  # DVC's own view of the DAG
 
     try:
-        with Repo(str(repo)) as dvc_repo:
+        with open_repo(str(repo)) as dvc_repo:
             index = dvc_repo.index
             deps: dict[str, set[str]] = {stage.name: set() for stage in index.stages}  # dvc.yaml order
             for stage, upstream in index.graph.edges:  # edges point from a stage to what it depends on
@@ -237,7 +237,7 @@ def sort_lockfile(path: Path, order: Sequence[str]) -> bool:
     another order than ``dvc repro``'s would list the same entries in another
     order, and ``git diff dvc.lock`` (the bit-exact check) would show noise.
     """
-    from dvc.utils.serialize import modify_yaml
+    from seedbench.compat.dvc import modify_yaml
 
     if not path.is_file():
         return False

@@ -117,18 +117,15 @@ def _scheme(url: str) -> str:
 
 def _load_levels(repo: Path) -> dict[str, dict[str, Any]]:
     """The DVC config of each level (system, global, repo, local), unvalidated values as written."""
-    from dvc.config import (  # DVC is the engine: its own reader, its own precedence
-        Config,
-        ConfigError,
-    )
+    from seedbench.compat.dvc import config_error, config_levels, open_config  # DVC's own reader and precedence
 
     dvc_dir = repo / ".dvc"
     if not dvc_dir.is_dir():
         raise RemoteError(f"{repo}: not a DVC repository (no .dvc/ folder); run seedbench commands at the repository root")
     try:
-        config = Config(dvc_dir=str(dvc_dir), validate=False)
-        return {level: config.load_one(level) for level in Config.LEVELS}
-    except ConfigError as exc:
+        config = open_config(str(dvc_dir))
+        return {level: config.load_one(level) for level in config_levels()}
+    except config_error() as exc:
         raise RemoteError(f"{dvc_dir}: DVC config unreadable: {redact(str(exc))}") from None
 
 
@@ -409,7 +406,7 @@ def configure_local_remote(
     alone: the function then configures nothing and says so. The folder itself
     is created by the first ``dvc push``.
     """
-    from dvc.config import Config
+    from seedbench.compat.dvc import open_config
 
     root = Path(repo)
     levels = _load_levels(root)
@@ -425,7 +422,7 @@ def configure_local_remote(
     current = (local_conf.get("remote") or {}).get(name, {}).get("url")
     if current == str(folder) and (local_conf.get("core") or {}).get("remote") == name:
         return f"remote {name!r} already the default: {folder}"
-    config = Config(dvc_dir=str(root / ".dvc"), validate=False)
+    config = open_config(str(root / ".dvc"))
     with config.edit("local") as conf:
         conf.setdefault("remote", {}).setdefault(name, {})["url"] = str(folder)
         conf.setdefault("core", {})["remote"] = name

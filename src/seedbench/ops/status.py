@@ -36,9 +36,9 @@ def _describe_changes(changes: list[Any]) -> list[str]:
 
 def pipeline_status(repo_dir: str | Path, params: Params) -> PipelineStatus:
     """Ask DVC which stages are stale and check which runs of ``params`` have up-to-date results."""
-    from dvc.repo import Repo  # heavy import: only for this command
+    from seedbench.compat.dvc import open_repo  # heavy import: only for this command
 
-    with Repo(str(repo_dir)) as repo:
+    with open_repo(str(repo_dir)) as repo:
         raw = repo.status()
     stale = {stage: _describe_changes(changes) for stage, changes in sorted(raw.items())}
     done, missing = [], []

@@ -8,7 +8,7 @@ value in cycles²). These files hold no timestamps, so the same run gives the
 same bytes.
 
 DVCLive's repository integration is switched off on purpose
-(:class:`_FilesOnlyLive`): out of the box ``Live()`` looks for a DVC repository
+(:class:`FilesOnlyLive`): out of the box ``Live()`` looks for a DVC repository
 and, inside a git checkout without one, *initialises* DVC there; inside
 ``dvc exp run`` it ``git add``-s files of its folder; and with a Studio token
 configured it posts metrics over the network. A pipeline stage must do none of
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from dvclive import Live
+from seedbench.compat.dvclive import FilesOnlyLive
 
 EpochRecord = Mapping[str, float]
 """``{"epoch", "train_loss", "val_loss"}`` as produced by ``seedbench.training.loop.train_model``."""
@@ -33,17 +33,6 @@ EpochRecord = Mapping[str, float]
 
 LOGGED_METRICS: tuple[str, ...] = ("train_loss", "val_loss")
 """Keys of an epoch record that are logged (cycles², mean squared error)."""
-
-
-class _FilesOnlyLive(Live):
-    """DVCLive writing its files only: no repository discovery, no git, no dvc.yaml, no Studio."""
-
-    def _init_dvc(self) -> None:  # no Repo(), no `dvc init`, no `git add`
-        self._dvc_file = self._init_dvc_file()
-
-    def _init_studio(self) -> None:  # never post to DVC Studio
-        self._dvc_studio_config = {}
-        self._studio_events_to_skip.update({"start", "data", "done"})
 
 
 def _metric_value(value: float) -> float | str:
@@ -77,7 +66,7 @@ class EpochLogger:
         self.max_epochs = max_epochs
         self.stream = sys.stderr if stream is None else stream
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._live = _FilesOnlyLive(str(self.live_dir), save_dvc_exp=False, dvcyaml=None, report=None)
+        self._live = FilesOnlyLive(str(self.live_dir), save_dvc_exp=False, dvcyaml=None, report=None)
         self._open_line = False
 
     def __call__(self, record: EpochRecord) -> None:

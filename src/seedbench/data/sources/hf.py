@@ -182,7 +182,7 @@ def list_files(api: Any, repo_id: str, repo_type: str, commit: str) -> list[HubF
 
 def select_files(files: list[HubFile], patterns: list[str]) -> list[HubFile]:
     """Files matching any of ``patterns`` (``allow_patterns`` syntax); every pattern must match something."""
-    from huggingface_hub.utils import filter_repo_objects
+    from seedbench.compat.huggingface_hub import filter_repo_objects
 
     for pattern in patterns:
         if not list(filter_repo_objects(files, allow_patterns=[pattern], key=lambda f: f.path)):
@@ -301,8 +301,8 @@ def download_verified(entry: HubFile, *, url: str, endpoint: str, commit: str, d
     :class:`SourceError` when the Hub cannot deliver.
     """
     from huggingface_hub import get_hf_file_metadata
-    from huggingface_hub.file_download import http_get
-    from huggingface_hub.utils import build_hf_headers
+
+    from seedbench.compat.huggingface_hub import build_hf_headers, http_get
 
     with hub_call(f"download {entry.path}", url):
         meta = get_hf_file_metadata(url, endpoint=endpoint, library_name=_LIBRARY_NAME)
@@ -346,7 +346,7 @@ def _verify(entry: HubFile, writer: HashingWriter, url: str) -> None:
 
 def fetch_croissant(endpoint: str, repo_id: str) -> dict[str, Any]:
     """The Hub's Croissant JSON-LD of dataset ``repo_id`` (``GET {endpoint}/api/datasets/{repo}/croissant``)."""
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+    from seedbench.compat.huggingface_hub import build_hf_headers, get_session, hf_raise_for_status
 
     url = f"{endpoint}/api/datasets/{repo_id}/croissant"
     with hub_call("read Croissant metadata", url):
