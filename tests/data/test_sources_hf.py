@@ -88,13 +88,16 @@ def fetch_in_process(raw: dict[str, Any], out: Path) -> tuple[list[Any], dict[st
     return fetch_source(params_from_dict(raw).data, out)
 
 
-def run_stage(cwd: Path, raw: dict[str, Any], token: str | None = None) -> subprocess.CompletedProcess[str]:
-    """The real fetch stage (cwd = project root), with a private HF_HOME and HF_TOKEN only when given."""
+def run_stage(cwd: Path, raw: dict[str, Any], token: str | None = None,
+              hf_endpoint: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The real fetch stage (cwd = project root), with a private HF_HOME; HF_TOKEN / HF_ENDPOINT only when given."""
     (cwd / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING_FACE"))}
     env.update(HF_HOME=str(cwd / "hf_home"), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1")
     if token is not None:
         env["HF_TOKEN"] = token
+    if hf_endpoint is not None:
+        env["HF_ENDPOINT"] = hf_endpoint
     return subprocess.run(
         [sys.executable, str(REPO_ROOT / "stages" / "fetch.py"), "--params", "params.yaml", "--out", "data/raw"],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
@@ -144,6 +147,17 @@ def test_hub_fetch_stage_writes_cmapss_layout_and_source_record(tmp_path: Path, 
     assert rul["sha256"] == _sha(files["CMAPSSData/RUL_FD002.txt"])
     assert record["details"]["metadata"]["name"] == "cmapss-fixture"
     assert record["details"]["metadata"]["citation"].startswith("@inproceedings")
+
+
+def test_default_endpoint_honours_hf_endpoint_and_records_it(tmp_path: Path, hub: FakeHub,
+                                                             default_params_dict: dict[str, Any]) -> None:
+    assert default_params_dict["data"]["hf"]["endpoint"] == ""  # the committed default: huggingface_hub's own
+    commit = hub.add_commit(cmapss_files())
+    result = run_stage(tmp_path, hf_params(default_params_dict, hub, revision=commit, endpoint=""), hf_endpoint=hub.endpoint)
+    assert result.returncode == 0, result.stderr
+    record = read_json(tmp_path / "data" / "raw" / "SOURCE.json")
+    assert record["details"]["hf"]["endpoint"] == hub.endpoint  # the mirror actually used, not the public Hub
+    assert all(f["origin"]["url"].startswith(hub.endpoint + "/") for f in record["files"])
 
 
 def test_branch_revision_resolves_once_to_its_commit_and_warns(tmp_path: Path, hub: FakeHub, default_params_dict: dict[str, Any]) -> None:
