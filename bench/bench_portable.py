@@ -45,7 +45,7 @@ def child(args: argparse.Namespace) -> None:
     from seedbench.core.hashing import bytes_sha256
     from seedbench.core.params import load_params
     from seedbench.core.seeds import generator, run_seeds
-    from seedbench.data import cmapss
+    from seedbench.data import preparation, splits
     from seedbench.determinism.seeding import set_global_seeds, set_torch_threads
     from seedbench.training.loop import (
         model_bytes,
@@ -59,8 +59,8 @@ def child(args: argparse.Namespace) -> None:
     set_torch_threads(params.train.torch_threads)
     set_global_seeds(seeds["seed"], deterministic=params.train.deterministic, warn_only=params.train.warn_only,
                      determinism=args.mode)
-    data = cmapss.load_prepared(args.prepared)
-    train_units, val_units = cmapss.split_units(data.train.unit, params.train.val_fraction,
+    data = preparation.load_prepared(args.prepared)
+    train_units, val_units = splits.split_units(data.train.unit, params.train.val_fraction,
                                                 generator(params.seed, "validation-split", 0))
     train, val = select_units(data.train, train_units), select_units(data.train, val_units)
 

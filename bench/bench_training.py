@@ -188,7 +188,7 @@ def child(args: argparse.Namespace) -> None:
     from seedbench.core.hashing import bytes_sha256
     from seedbench.core.params import load_params
     from seedbench.core.seeds import generator, run_seeds
-    from seedbench.data import cmapss
+    from seedbench.data import preparation, splits
     from seedbench.determinism.seeding import set_global_seeds, set_torch_threads
     from seedbench.training.loop import model_bytes, select_units, train_model
 
@@ -198,8 +198,8 @@ def child(args: argparse.Namespace) -> None:
     threads = set_torch_threads(params.train.torch_threads)
     set_global_seeds(seeds["seed"], deterministic=variant != "nondet", warn_only=params.train.warn_only,
                      determinism=args.determinism)
-    data = cmapss.load_prepared(args.prepared)
-    train_units, val_units = cmapss.split_units(data.train.unit, params.train.val_fraction,
+    data = preparation.load_prepared(args.prepared)
+    train_units, val_units = splits.split_units(data.train.unit, params.train.val_fraction,
                                                 generator(params.seed, "validation-split", 0))
     train, val = select_units(data.train, train_units), select_units(data.train, val_units)
     hp = {**params.train.hparams(method), "max_epochs": args.epochs, "patience": args.epochs}

@@ -9,7 +9,8 @@ from seedbench.core.edge import run_user_errors_as_messages
 from seedbench.core.files import staged_directory
 from seedbench.core.params import load_params
 from seedbench.core.stagetiming import timed_stage
-from seedbench.data.cmapss import prepare_subset, read_subset, save_prepared
+from seedbench.data.cmapss import read_subset
+from seedbench.data.preparation import prepare_subset, save_prepared
 
 
 def main() -> None:

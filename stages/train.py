@@ -19,7 +19,7 @@ from seedbench.core.names import LIVE_DIRNAME, MODEL_FILENAME, PREDICTIONS_FILEN
 from seedbench.core.params import load_params  # noqa: E402
 from seedbench.core.seeds import STREAM_VALIDATION_SPLIT, generator, run_seeds  # noqa: E402
 from seedbench.core.stagetiming import timed_stage  # noqa: E402
-from seedbench.data import cmapss  # noqa: E402
+from seedbench.data import preparation, splits  # noqa: E402
 from seedbench.determinism.modes import require_mode_environment, startup_environment  # noqa: E402
 from seedbench.determinism.seeding import set_global_seeds, set_torch_threads  # noqa: E402
 from seedbench.provenance.environment import cpu_flags_summary  # noqa: E402
@@ -58,10 +58,10 @@ def main(argv: list[str] | None = None) -> None:
         threads = set_torch_threads(params.train.torch_threads)
         determinism = set_global_seeds(seeds["seed"], deterministic=params.train.deterministic, warn_only=params.train.warn_only,
                                        determinism=params.train.determinism)
-        data = cmapss.load_prepared(args.prepared)
+        data = preparation.load_prepared(args.prepared)
         split_rng = generator(params.seed, STREAM_VALIDATION_SPLIT, args.replicate)
-        train_units, val_units = cmapss.split_units(data.train.unit, params.train.val_fraction, split_rng)
-        leakage = cmapss.check_no_leakage(train_units, val_units, data.test.unit)
+        train_units, val_units = splits.split_units(data.train.unit, params.train.val_fraction, split_rng)
+        leakage = splits.check_no_leakage(train_units, val_units, data.test.unit)
 
         out = Path(args.out)
         label = f"train {args.dataset}/{args.method}/rep_{args.replicate}"

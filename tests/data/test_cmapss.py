@@ -16,25 +16,25 @@ from seedbench.data import cmapss
 from seedbench.data.cmapss import (
     COLUMNS,
     INFORMATIVE_SENSORS,
-    Scaler,
     Subset,
-    apply_scaler,
-    check_no_leakage,
-    condition_ids,
-    fit_scaler,
     format_row,
     format_table,
-    leakage_report,
-    load_prepared,
-    prepare_subset,
     read_rul,
     read_subset,
     read_table,
-    rul_labels,
-    save_prepared,
-    split_units,
     write_subset,
 )
+from seedbench.data.preparation import (
+    Scaler,
+    apply_scaler,
+    condition_ids,
+    fit_scaler,
+    load_prepared,
+    prepare_subset,
+    rul_labels,
+    save_prepared,
+)
+from seedbench.data.splits import check_no_leakage, leakage_report, split_units
 
 # Rows in the exact layout of NASA's train_FD001.txt (two trailing spaces each).
 TRAIN_TEXT = (

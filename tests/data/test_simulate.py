@@ -14,12 +14,11 @@ from seedbench.data.cmapss import (
     COLUMNS,
     INFORMATIVE_SENSORS,
     Subset,
-    condition_ids,
-    prepare_subset,
     read_subset,
     unit_ids,
     write_subset,
 )
+from seedbench.data.preparation import condition_ids, prepare_subset
 from seedbench.data.simulate import SUBSETS, simulate_subset
 
 _NUM = {0: r"-?\d+", 1: r"-?\d+\.\d", 2: r"-?\d+\.\d{2}", 4: r"-?\d+\.\d{4}"}

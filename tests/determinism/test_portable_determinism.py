@@ -45,7 +45,12 @@ import torch
 import yaml
 
 from seedbench.core.seeds import generator
-from seedbench.data.cmapss import PreparedSubset, Scaler, WindowedSplit, save_prepared
+from seedbench.data.preparation import (
+    PreparedSubset,
+    Scaler,
+    WindowedSplit,
+    save_prepared,
+)
 from seedbench.determinism.modes import (
     DISPATCH_ENV_VARS,
     PORTABLE_ENV,

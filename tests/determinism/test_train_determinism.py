@@ -23,7 +23,12 @@ import torch
 import yaml
 
 from seedbench.core.seeds import generator
-from seedbench.data.cmapss import PreparedSubset, Scaler, WindowedSplit, save_prepared
+from seedbench.data.preparation import (
+    PreparedSubset,
+    Scaler,
+    WindowedSplit,
+    save_prepared,
+)
 from seedbench.results.predictions import read_predictions
 from seedbench.training.models import METHODS
 

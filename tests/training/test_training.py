@@ -16,7 +16,7 @@ from torch import nn
 
 from seedbench.core.errors import DataFormatError, DeterminismError, ParamsError
 from seedbench.core.seeds import generator
-from seedbench.data.cmapss import WindowedSplit
+from seedbench.data.preparation import WindowedSplit
 from seedbench.determinism.seeding import set_global_seeds
 from seedbench.training import loop as training
 from seedbench.training.live import EpochLogger, progress_line

@@ -117,7 +117,11 @@ def _scheme(url: str) -> str:
 
 def _load_levels(repo: Path) -> dict[str, dict[str, Any]]:
     """The DVC config of each level (system, global, repo, local), unvalidated values as written."""
-    from seedbench.compat.dvc import config_error, config_levels, open_config  # DVC's own reader and precedence
+    from seedbench.compat.dvc import (  # DVC's own reader and precedence
+        config_error,
+        config_levels,
+        open_config,
+    )
 
     dvc_dir = repo / ".dvc"
     if not dvc_dir.is_dir():

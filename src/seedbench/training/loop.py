@@ -117,9 +117,9 @@ def _as_windows(split: WindowedSplitLike, what: str) -> tuple[np.ndarray, np.nda
 def select_units(split: Any, units: np.ndarray) -> Any:
     """The windows of ``split`` whose unit id is in ``units`` (same type, order kept).
 
-    ``split`` is a ``cmapss.WindowedSplit`` (or any dataclass with ``X``, ``y``,
+    ``split`` is a ``preparation.WindowedSplit`` (or any dataclass with ``X``, ``y``,
     ``unit``); used to cut the training windows into the whole-unit train and
-    validation sides chosen by ``cmapss.split_units``.
+    validation sides chosen by ``splits.split_units``.
     """
     mask = np.isin(np.asarray(split.unit), np.asarray(units))
     return type(split)(X=split.X[mask], y=split.y[mask], unit=split.unit[mask])

@@ -346,7 +346,11 @@ def _verify(entry: HubFile, writer: HashingWriter, url: str) -> None:
 
 def fetch_croissant(endpoint: str, repo_id: str) -> dict[str, Any]:
     """The Hub's Croissant JSON-LD of dataset ``repo_id`` (``GET {endpoint}/api/datasets/{repo}/croissant``)."""
-    from seedbench.compat.huggingface_hub import build_hf_headers, get_session, hf_raise_for_status
+    from seedbench.compat.huggingface_hub import (
+        build_hf_headers,
+        get_session,
+        hf_raise_for_status,
+    )
 
     url = f"{endpoint}/api/datasets/{repo_id}/croissant"
     with hub_call("read Croissant metadata", url):
