@@ -26,107 +26,33 @@ dropped for downloads redirected off the Hub's host.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
-from seedbench.core.errors import DataIntegrityError, SeedbenchError, SourceError
-from seedbench.core.hashing import HASH_CHUNK_BYTES, redact_url
+from seedbench.core.errors import SourceError
+from seedbench.core.hashing import redact_url
 from seedbench.data.record import RawFile, parse_raw_file_name, raw_file_names
+from seedbench.data.sources.hub_client import (
+    API_TIMEOUT_S,
+    COMMIT_PATTERN,
+    LIBRARY_NAME,
+    HubFile,
+    HubMetadata,
+    hub_call,
+)
+from seedbench.data.sources.hub_download import HashingWriter, download_verified
+from seedbench.data.sources.hub_metadata import (
+    croissant_metadata,
+    fetch_croissant,
+    merge_metadata,
+    placeholder_hashes,
+)
 
-COMMIT_PATTERN = re.compile(r"^[0-9a-f]{40}$")
-"""A pinned revision: a full git commit id."""
-
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_LIBRARY_NAME = "seedbench"
-_API_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class HubMetadata:
-    """Descriptive metadata of the dataset (``""`` = unknown / not given)."""
-
-    name: str = ""
-    description: str = ""
-    license: str = ""
-    citation: str = ""
-
-
-@dataclass(frozen=True)
-class HubFile:
-    """One file of the tree listing at a commit.
-
-    ``size`` in bytes; ``blob_id`` the git blob sha1 (40 hex); ``lfs_sha256``
-    the LFS oid (64 hex, sha256 of the raw bytes) or ``None`` for a file kept
-    in git itself.
-    """
-
-    path: str
-    size: int
-    blob_id: str
-    lfs_sha256: str | None
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """Connection/timeout exception types of whichever HTTP stack huggingface_hub uses."""
-    types: list[type[BaseException]] = [ConnectionError, TimeoutError]
-    for module_name, names in (("httpx2", ("TransportError",)), ("httpx", ("TransportError",)),
-                               ("requests", ("ConnectionError", "Timeout"))):
-        module = sys.modules.get(module_name)
-        if module is None:
-            continue
-        source = getattr(module, "exceptions", module) if module_name == "requests" else module
-        types.extend(t for name in names if isinstance(t := getattr(source, name, None), type))
-    return tuple(types)
-
-
-@contextmanager
-def hub_call(action: str, url: str) -> Iterator[None]:
-    """Run a huggingface_hub call; turn its failures into a :class:`SourceError` naming ``url`` (redacted)."""
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        GatedRepoError,
-        HfHubHTTPError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    shown = redact_url(url)
-    try:
-        yield
-    except SeedbenchError:
-        raise
-    except GatedRepoError:
-        raise SourceError(f"{action}: {shown}: the repository is gated; accept its terms on the Hub and set HF_TOKEN") from None
-    except RepositoryNotFoundError:
-        raise SourceError(
-            f"{action}: repository not found: {shown} (check data.hf.repo_id and data.hf.repo_type; "
-            "a private repository also needs HF_TOKEN)"
-        ) from None
-    except RevisionNotFoundError:
-        raise SourceError(f"{action}: revision not found: {shown} (check data.hf.revision)") from None
-    except EntryNotFoundError:
-        raise SourceError(f"{action}: file not found on the Hub: {shown}") from None
-    except OfflineModeIsEnabled:
-        raise SourceError(f"{action}: HF_HUB_OFFLINE is set, so {shown} cannot be reached; unset it to fetch") from None
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if getattr(exc, "response", None) is not None else "?"
-        raise SourceError(f"{action}: the Hub answered HTTP {status} for {shown}") from None
-    except _transport_errors() as exc:
-        raise SourceError(
-            f"{action}: the Hugging Face Hub is unreachable at {shown} ({type(exc).__name__}); "
-            "check the network connection or data.hf.endpoint"
-        ) from None
+__all__ = ["COMMIT_PATTERN", "HashingWriter", "HubFile", "HubMetadata", "check_repo_path", "download_verified",
+           "fetch_hf", "list_files", "resolve_commit", "select_files"]
 
 
 # --------------------------------------------------------------------------- revision and tree
@@ -136,7 +62,7 @@ def resolve_commit(api: Any, repo_id: str, repo_type: str, revision: str) -> str
     """The 40-hex commit that ``revision`` (commit, branch or tag) names; one ``repo_info`` call."""
     url = f"{api.endpoint}/api/{repo_type}s/{repo_id}/revision/{quote(revision, safe='')}"
     with hub_call("resolve data.hf.revision", url):
-        info = api.repo_info(repo_id, repo_type=repo_type, revision=revision, timeout=_API_TIMEOUT_S)
+        info = api.repo_info(repo_id, repo_type=repo_type, revision=revision, timeout=API_TIMEOUT_S)
     commit = getattr(info, "sha", None)
     if not isinstance(commit, str) or not COMMIT_PATTERN.fullmatch(commit):
         raise SourceError(f"resolve data.hf.revision: {redact_url(url)} returned no commit id (got {commit!r})")
@@ -217,197 +143,6 @@ def assign_datasets(selected: list[HubFile], datasets: list[str]) -> dict[str, H
     return plan
 
 
-# --------------------------------------------------------------------------- download
-
-
-class HashingWriter:
-    """A writable file object that hashes what it writes: sha256, and the git blob sha1 when asked.
-
-    ``http_get`` writes the response body into it chunk by chunk. If the
-    client rewinds (``seek``, after a server ignored a resume ``Range``), the
-    hashes are rebuilt from the bytes kept on disk, so they always describe
-    the file's content.
-    """
-
-    def __init__(self, handle: IO[bytes], git_blob_size: int | None) -> None:
-        self._handle = handle
-        self._blob_size = git_blob_size
-        self._reset()
-
-    def _reset(self) -> None:
-        self._sha256 = hashlib.sha256()
-        self._sha1 = (
-            hashlib.sha1(f"blob {self._blob_size}\0".encode(), usedforsecurity=False)
-            if self._blob_size is not None
-            else None
-        )
-        self.size = 0
-
-    def _update(self, data: bytes | memoryview) -> None:
-        self._sha256.update(data)
-        if self._sha1 is not None:
-            self._sha1.update(data)
-        self.size += len(data)
-
-    def write(self, data: bytes) -> int:
-        written = self._handle.write(data)
-        self._update(data)
-        return written
-
-    def tell(self) -> int:
-        return self._handle.tell()
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        position = self._handle.seek(offset, whence)
-        self._handle.seek(0)
-        self._reset()
-        remaining = position
-        while remaining:
-            chunk = self._handle.read(min(remaining, HASH_CHUNK_BYTES))
-            if not chunk:
-                break
-            self._update(chunk)
-            remaining -= len(chunk)
-        self._handle.seek(position)
-        return position
-
-    def truncate(self, size: int | None = None) -> int:
-        return self._handle.truncate(size)
-
-    def flush(self) -> None:
-        self._handle.flush()
-
-    @property
-    def sha256(self) -> str:
-        """``"sha256:<hex>"`` of the bytes written so far."""
-        return f"sha256:{self._sha256.hexdigest()}"
-
-    @property
-    def git_blob_id(self) -> str | None:
-        """Git blob sha1 (40 hex) of the bytes written so far, when a blob size was given."""
-        return self._sha1.hexdigest() if self._sha1 is not None else None
-
-
-def _same_origin(a: str, b: str) -> bool:
-    pa, pb = urlsplit(a), urlsplit(b)
-    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
-
-
-def download_verified(entry: HubFile, *, url: str, endpoint: str, commit: str, dest: Path) -> str:
-    """Stream ``url`` (the file's resolve URL at ``commit``) into ``dest``, hashing while writing.
-
-    Returns the file's ``"sha256:<hex>"``. Raises :class:`DataIntegrityError`
-    (file, expected, actual) when size or hash differs from the tree listing,
-    :class:`SourceError` when the Hub cannot deliver.
-    """
-    from huggingface_hub import get_hf_file_metadata
-
-    from seedbench.compat.huggingface_hub import build_hf_headers, http_get
-
-    with hub_call(f"download {entry.path}", url):
-        meta = get_hf_file_metadata(url, endpoint=endpoint, library_name=_LIBRARY_NAME)
-    if meta.commit_hash is None:
-        raise SourceError(
-            f"download {entry.path}: {redact_url(url)} sent no X-Repo-Commit header; is data.hf.endpoint a Hugging Face Hub?"
-        )
-    if meta.commit_hash != commit:
-        raise SourceError(
-            f"download {entry.path}: {redact_url(url)} answered for commit {meta.commit_hash!r}, not the pinned {commit}"
-        )
-    location = meta.location or url
-    headers = build_hf_headers(library_name=_LIBRARY_NAME)
-    if not _same_origin(url, location):  # a CDN: the token stays on the Hub
-        headers.pop("authorization", None)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest, "w+b") as handle:
-        writer = HashingWriter(handle, None if entry.lfs_sha256 else entry.size)
-        with hub_call(f"download {entry.path}", url):
-            http_get(location, writer, headers=headers, displayed_filename=entry.path)  # type: ignore[arg-type]
-    _verify(entry, writer, url)
-    return writer.sha256
-
-
-def _verify(entry: HubFile, writer: HashingWriter, url: str) -> None:
-    where = f"{entry.path} ({redact_url(url)})"
-    if writer.size != entry.size:
-        raise DataIntegrityError(f"{where}: size mismatch: expected {entry.size} bytes (tree API), actual {writer.size}")
-    if entry.lfs_sha256 is not None:
-        expected = f"sha256:{entry.lfs_sha256}"
-        if writer.sha256 != expected:
-            raise DataIntegrityError(f"{where}: sha256 mismatch: expected {expected} (tree API lfs.oid), actual {writer.sha256}")
-    elif writer.git_blob_id != entry.blob_id:
-        raise DataIntegrityError(
-            f"{where}: git blob id mismatch: expected {entry.blob_id} (tree API oid), actual {writer.git_blob_id}"
-        )
-
-
-# --------------------------------------------------------------------------- metadata (Croissant)
-
-
-def fetch_croissant(endpoint: str, repo_id: str) -> dict[str, Any]:
-    """The Hub's Croissant JSON-LD of dataset ``repo_id`` (``GET {endpoint}/api/datasets/{repo}/croissant``)."""
-    from seedbench.compat.huggingface_hub import (
-        build_hf_headers,
-        get_session,
-        hf_raise_for_status,
-    )
-
-    url = f"{endpoint}/api/datasets/{repo_id}/croissant"
-    with hub_call("read Croissant metadata", url):
-        response = get_session().get(url, headers=build_hf_headers(library_name=_LIBRARY_NAME), timeout=_API_TIMEOUT_S)
-        hf_raise_for_status(response)
-    try:
-        doc = response.json()
-    except ValueError:
-        raise SourceError(f"read Croissant metadata: {redact_url(url)} did not return JSON") from None
-    if not isinstance(doc, dict):
-        raise SourceError(f"read Croissant metadata: {redact_url(url)} did not return a JSON object")
-    return doc
-
-
-def _text(value: Any) -> str:
-    """A Croissant value as text: strings as is, lists joined, ``{"@id"|"url"|"name": …}`` by that key."""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, list):
-        return ", ".join(t for t in (_text(v) for v in value) if t)
-    if isinstance(value, dict):
-        for key in ("@id", "url", "name", "@value"):
-            if isinstance(value.get(key), str):
-                return value[key].strip()
-    return ""
-
-
-def croissant_metadata(doc: dict[str, Any]) -> HubMetadata:
-    """Name, description, license and citation (``citeAs``) of a Croissant document; per-file hashes are ignored."""
-    return HubMetadata(
-        name=_text(doc.get("name")),
-        description=_text(doc.get("description")),
-        license=_text(doc.get("license")),
-        citation=_text(doc.get("citeAs") or doc.get("citation")),
-    )
-
-
-def placeholder_hashes(doc: dict[str, Any]) -> int:
-    """How many Croissant ``distribution`` entries carry a ``sha256`` that is not 64 hex digits (e.g. a URL)."""
-    entries = doc.get("distribution") or []
-    return sum(
-        1 for e in entries if isinstance(e, dict) and "sha256" in e and not _HEX64.fullmatch(str(e["sha256"]).lower())
-    )
-
-
-def merge_metadata(explicit: HubMetadata, remote: HubMetadata | None) -> tuple[HubMetadata, dict[str, str]]:
-    """Explicit (params) values win; empty ones are filled from ``remote``. Also returns where each came from."""
-    values: dict[str, str] = {}
-    origin: dict[str, str] = {}
-    for fld in fields(HubMetadata):
-        mine = getattr(explicit, fld.name)
-        theirs = getattr(remote, fld.name) if remote is not None else ""
-        values[fld.name] = mine or theirs
-        origin[fld.name] = "params" if mine else ("croissant" if theirs else "none")
-    return HubMetadata(**values), origin
-
-
 # --------------------------------------------------------------------------- the source
 
 
@@ -462,7 +197,7 @@ def fetch_hf(
     from huggingface_hub import HfApi, constants, hf_hub_url
 
     hub = (endpoint or constants.ENDPOINT).rstrip("/")
-    api = HfApi(endpoint=hub, library_name=_LIBRARY_NAME)
+    api = HfApi(endpoint=hub, library_name=LIBRARY_NAME)
     warnings: list[str] = []
 
     commit = resolve_commit(api, repo_id, repo_type, revision)
