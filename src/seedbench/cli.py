@@ -97,7 +97,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_transfer(args: argparse.Namespace) -> int:
-    from seedbench.ops.remote import secrets_in_environment, transfer
+    from seedbench.ops.remote import transfer
+    from seedbench.ops.secrets import secrets_in_environment
 
     done = transfer(args.command, args.repo, remote=args.remote, targets=args.targets, jobs=args.jobs,
                     dvc=(sys.executable, "-m", "dvc"), secrets=secrets_in_environment(os.environ))

@@ -10,16 +10,13 @@ import pytest
 from dvc_repo import dvc_env, make_repo, micro_params, run, tree_hashes
 
 from seedbench.core.errors import RemoteError
-from seedbench.ops.remote import (
-    Remote,
+from seedbench.ops.remote import Remote, configure_local_remote, resolve_remote
+from seedbench.ops.remote_failures import (
     classify_failure,
-    configure_local_remote,
     dvc_error_line,
     explain_failure,
-    is_secret_option,
-    redact,
-    resolve_remote,
 )
+from seedbench.ops.secrets import is_secret_option, redact
 
 VENV = Path(sys.executable).parent.parent
 
