@@ -15,17 +15,20 @@ from hypothesis import strategies as hst
 
 from seedbench.core import seeds
 from seedbench.core.errors import DataFormatError
+from seedbench.reporting.markdown import summary_markdown
+from seedbench.stats.aggregate import aggregate
 from seedbench.stats.bootstrap import bootstrap_interval_over_units
-from seedbench.stats.summary import (
-    aggregate,
-    critical_difference,
-    describe_over_seeds,
-    friedman_nemenyi,
-    nemenyi_critical_value,
+from seedbench.stats.claims import (
     pairwise_claims,
     probability_of_improvement,
     seeds_needed,
 )
+from seedbench.stats.ranking import (
+    critical_difference,
+    friedman_nemenyi,
+    nemenyi_critical_value,
+)
+from seedbench.stats.summaries import describe_over_seeds
 from seedbench.verify.compare import compare_results
 
 # --------------------------------------------------------------------------- Demšar (2006)
@@ -326,7 +329,7 @@ def test_aggregate_reports_nan_as_null_and_counts_it():
     flat = agg.summary_flat()
     assert flat["FD001.linear.rmse.n_nan"] == 1 and flat["FD001.linear.rmse.n"] == 4
     assert agg.friedman["n_blocks_dropped"] == 1
-    assert "1 of 5 runs non-finite" in agg.markdown()
+    assert "1 of 5 runs non-finite" in summary_markdown(agg)
     json.dumps(flat, allow_nan=False)
 
 
@@ -349,13 +352,13 @@ def test_aggregate_with_one_seed_and_two_methods_reports_instead_of_failing():
     flat = agg.summary_flat()
     assert flat["FD001.linear.rmse.sem"] is None and flat["FD001.linear.rmse.n"] == 1
     assert all(c["verdict"] == "no claim" for c in agg.claims())
-    md = agg.markdown()
+    md = summary_markdown(agg)
     assert "Friedman needs ≥ 3 methods" in md and "1 finite seed" in md
 
 
 def test_aggregate_markdown_has_tables_friedman_and_plain_claims():
     agg = aggregate(_results(), n_resamples=200, bootstrap_seed=2)
-    md = agg.markdown()
+    md = summary_markdown(agg)
     assert "## FD001" in md and "## FD002" in md and "| method | n seeds | RMSE mean ± std |" in md
     assert "Friedman (RMSE, blocks = dataset × seed, 10 blocks, k = 3)" in md
     rmse_claims = [c for c in agg.claims() if c["metric"] == "rmse"]
@@ -378,7 +381,7 @@ def test_aggregate_2x10x50_with_10000_resamples_within_10_seconds():
     res = _results(methods=tuple(f"m{i}" for i in range(10)), reps=tuple(range(50)))
     t0 = time.perf_counter()
     agg = aggregate(res, n_resamples=10_000, bootstrap_seed=4)
-    agg.summary_flat(), agg.claims(), agg.markdown()
+    agg.summary_flat(), agg.claims(), summary_markdown(agg)
     assert time.perf_counter() - t0 < 10.0
 
 
@@ -436,6 +439,6 @@ def test_aggregation_modules_do_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, seedbench.stats.summary, seedbench.reporting.plots, seedbench.stats.metrics; print('torch' in sys.modules)"
+    code = "import sys, seedbench.stats.aggregate, seedbench.reporting.markdown, seedbench.reporting.plots, seedbench.stats.metrics; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

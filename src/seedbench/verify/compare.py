@@ -23,14 +23,10 @@ from typing import Any, Literal
 import numpy as np
 
 from seedbench.core.files import dumps_json
+from seedbench.core.names import RunKey
+from seedbench.results.index import index_results, metric_value, run_name
 from seedbench.stats.bootstrap import finite_or_none
-from seedbench.stats.summary import (
-    RunKey,
-    index_results,
-    json_safe,
-    metric_value,
-    run_name,
-)
+from seedbench.stats.summaries import json_safe
 
 Level = Literal["bit", "seed", "distribution"]
 LEVEL_NAMES: dict[str, str] = {"bit": "bit-exact", "seed": "seed-stable", "distribution": "distribution-stable"}
