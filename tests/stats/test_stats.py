@@ -29,7 +29,7 @@ from seedbench.stats.ranking import (
     nemenyi_critical_value,
 )
 from seedbench.stats.summaries import describe_over_seeds
-from seedbench.verify.compare import compare_results
+from seedbench.verify.compare import compare_results, comparison_table
 
 # --------------------------------------------------------------------------- Demšar (2006)
 # J. Demšar, "Statistical Comparisons of Classifiers over Multiple Data Sets", JMLR 7 (2006) 1–30,
@@ -413,7 +413,7 @@ def test_seed_level_uses_the_tolerance_per_run():
     assert not compare_results(a, b, "seed", tolerance=0.001).passed
 
 
-def test_distribution_level_mean_within_2_sem_and_std_within_20_percent():
+def test_distribution_level_reports_the_grace_rule_beside_a_calibrated_verdict():
     a = _results(seed=1)
     shifted = [{**r, "metrics": {**r["metrics"], "rmse": r["metrics"]["rmse"] + 0.01}} for r in a]
     assert compare_results(a, shifted, "distribution").passed
@@ -422,7 +422,9 @@ def test_distribution_level_mean_within_2_sem_and_std_within_20_percent():
         mean = np.mean([q["metrics"]["rmse"] for q in a if q["dataset"] == r["dataset"] and q["method"] == r["method"]])
         scaled.append({**r, "metrics": {**r["metrics"], "rmse": mean + 1.5 * (r["metrics"]["rmse"] - mean)}})
     cmp = compare_results(a, scaled, "distribution")
-    assert not cmp.passed and all(r["mean_passed"] and not r["std_passed"] for r in cmp.rows)
+    # std ×1.5 is outside the seed's ±20% window, but a variance ratio of 2.25 is common between 5-seed sets
+    assert cmp.passed and all(r["grace_within"] is False for r in cmp.rows)
+    assert "GRACE rule: 0 of 6 cells within" in comparison_table(cmp)
 
 
 def test_runs_present_on_one_side_only_are_reported():
