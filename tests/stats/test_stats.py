@@ -19,6 +19,8 @@ from seedbench.reporting.markdown import summary_markdown
 from seedbench.stats.aggregate import aggregate
 from seedbench.stats.bootstrap import bootstrap_interval_over_units
 from seedbench.stats.claims import (
+    attainable_min_p,
+    correct_claims,
     pairwise_claims,
     probability_of_improvement,
     seeds_needed,
@@ -244,7 +246,9 @@ def test_clear_difference_is_claimed_with_the_winner_named():
     assert c["difference"] == pytest.approx(a.mean() - b.mean())
     assert c["threshold"] == pytest.approx(2 * math.sqrt(st.sem(a) ** 2 + st.sem(b) ** 2))
     assert c["statement"].startswith("bilstm has lower RMSE than mlp on FD002 (Δ = ")
-    assert c["statement"].endswith(", 5 seeds)")
+    assert "(± = SE of the difference), 5 seeds; paired t p = " in c["statement"] and "Holm p" in c["statement"]
+    assert c["supported"] and c["seed_rule_verdict"] == "A better"
+    assert c["paired_t_p"] == pytest.approx(st.ttest_rel(a, b).pvalue)
     assert c["wilcoxon_p"] == pytest.approx(st.wilcoxon(a, b).pvalue)
     assert "smallest attainable two-sided p is 0.0625" in c["wilcoxon_note"]
     assert c["prob_improvement"] == 1.0
@@ -252,13 +256,15 @@ def test_clear_difference_is_claimed_with_the_winner_named():
 
 def test_overlapping_methods_are_not_distinguishable_and_get_a_seed_estimate():
     a = np.array([10.0, 11.0, 12.0, 10.5, 11.5])
-    b = np.array([10.4, 11.6, 12.2, 10.9, 11.9])
+    b = np.array([11.0, 10.6, 12.3, 11.2, 11.0])
     (c,) = pairwise_claims({"linear": a, "mlp": b}, dataset="FD001")
     assert c["verdict"] == "not distinguishable" and c["better"] is None
     assert c["statement"].startswith("linear and mlp are not distinguishable with 5 seeds on FD001")
     s2 = np.var(a, ddof=1) + np.var(b, ddof=1)
     assert c["seeds_needed"] == math.ceil((2 + st.norm.ppf(0.8)) ** 2 * s2 / (a.mean() - b.mean()) ** 2)
     assert 0 < c["power_at_n"] < 0.5
+    floor, ceiling = c["seeds_needed_range"]  # the interval of Δ holds 0: a floor, no ceiling
+    assert ceiling is None and floor >= 2 and f"≥ {floor} seeds per method" in c["statement"]
 
 
 def test_probability_of_improvement_is_mann_whitney_with_half_ties():
@@ -280,6 +286,37 @@ def test_wilcoxon_is_skipped_with_a_reason_when_not_paired_or_all_equal():
     (c,) = pairwise_claims({"a": [1.0, 2.0, 3.0], "b": [1.0, 2.0, 3.0]})
     assert c["wilcoxon_p"] is None and "all paired differences are zero" in c["wilcoxon_note"]
     assert c["seeds_needed"] is None
+
+
+def test_a_claim_the_2_sem_rule_makes_is_not_supported_when_holm_over_the_family_rejects_it():
+    a = np.array([10.0, 11.0, 12.0, 10.5, 11.5])
+    b = a + np.array([1.9, 0.3, 1.5, 2.2, 0.4])  # paired t p ≈ 0.03: below α alone, not over 6 pairs
+    (alone,) = pairwise_claims({"x": a, "y": b}, dataset="FD001")
+    assert alone["supported"] and alone["p_holm"] == pytest.approx(st.ttest_rel(a, b).pvalue)
+    flat = np.array([10.6, 11.1, 11.3, 10.9, 11.2])
+    claims = pairwise_claims({"x": a, "y": b, "z": flat, "w": flat + 0.01}, dataset="FD001")
+    xy = next(c for c in claims if (c["method_a"], c["method_b"]) == ("x", "y"))
+    assert xy["family_size"] == 6 and xy["p_holm"] > 0.05
+    assert xy["seed_rule_verdict"] == "A better" and xy["verdict"] == "not distinguishable" and not xy["supported"]
+    assert "the seed's 2·SEM rule would claim x better" in xy["statement"]
+
+
+def test_a_supported_pair_is_flagged_when_friedman_does_not_reject():
+    a = np.array([10.0, 10.5, 9.8, 10.2, 10.1])
+    (c,) = pairwise_claims({"bilstm": a, "mlp": a + 2.0 + 0.1 * np.arange(5)}, dataset="FD002")
+    correct_claims([c], omnibus_p={("FD002", "rmse"): 0.3})
+    assert c["supported"] and c["omnibus_rejects"] is False
+    assert "Friedman does not reject on FD002: read this pair as exploratory" in c["statement"]
+
+
+def test_five_seeds_cannot_make_wilcoxon_significant_and_the_report_says_so():
+    low = attainable_min_p(5, 4)
+    assert low["wilcoxon"] == 0.0625 and low["friedman"] == pytest.approx(st.chi2.sf(15, 3))
+    # the exact Wilcoxon p of 5 pairs all on one side is that bound
+    assert st.wilcoxon([1.0, 2.0, 3.0, 4.0, 5.0], [0.0] * 5).pvalue == pytest.approx(low["wilcoxon"])
+    md = summary_markdown(aggregate(_results(), n_resamples=100, bootstrap_seed=1))
+    assert "Wilcoxon signed-rank and sign test: 0.0625 — cannot be significant" in md
+    assert "in claims it is the standard error of the difference of means" in md
 
 
 def test_seeds_needed_formula():

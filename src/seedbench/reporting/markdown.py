@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from seedbench.stats.aggregate import Aggregate
+from seedbench.stats.claims import attainable_min_p
 from seedbench.stats.metrics import METRIC_LABELS
 
 
@@ -49,6 +50,27 @@ def _friedman_line(fr: Mapping[str, Any], blocks: str, rank_metric: str) -> str:
         text += f" {fr['note']}."
     return text
 
+def _budget_lines(agg: Aggregate) -> list[str]:
+    """What this seed budget can and cannot make significant (smallest attainable p of each test)."""
+    n = min(len(r) for r in agg.replicates.values())
+    k = len(agg.methods)
+    family = len(agg.metrics) * k * (k - 1) // 2
+    low = attainable_min_p(n, k)
+    holm_first = agg.alpha / max(1, family)
+    lines = [f"What {n} seed(s) per method can show (smallest two-sided p each test can give):", ""]
+    verdict = "can" if low["wilcoxon"] <= holm_first else "cannot"
+    lines.append(f"- Wilcoxon signed-rank and sign test: {low['wilcoxon']:.3g} — {verdict} be significant "
+                 f"(the first Holm step needs p ≤ {holm_first:.2g} over {family} claims); reported, not decisive.")
+    if k >= 3 and n >= 2:
+        verdict = "can" if low["friedman"] < agg.alpha else "cannot"
+        lines.append(f"- Friedman over {k} methods: {low['friedman']:.2g} (every seed ranking the methods alike) — "
+                     f"{verdict} reject at α = {agg.alpha:g}.")
+    if n >= 2:
+        lines.append("- Paired t (claims) and Welch (`seedbench compare --level distribution`): any level, "
+                     "assuming roughly normal differences between seeds.")
+    return lines
+
+
 def summary_markdown(agg: Aggregate) -> str:
     """``reports/summary.md``: per dataset a table, the Friedman line and the claims in plain words."""
     conf = f"{agg.confidence:.0%}"
@@ -59,9 +81,15 @@ def summary_markdown(agg: Aggregate) -> str:
         f"{len(agg.datasets)} dataset(s) × {len(agg.methods)} method(s) × "
         f"{'/'.join(str(n) for n in n_seeds)} replicate seed(s). Every metric is an error: lower is better. "
         f"Intervals: {conf}, t (n−1 df) and bootstrap ({agg.n_resamples} resamples, BCa unless noted; "
-        f"too narrow for few seeds). Claim rule: A beats B only when |Δ| > 2·√(SEM_A² + SEM_B²).",
+        f"too narrow for few seeds). \"±\" in tables is the std over seeds; in claims it is the standard "
+        f"error of the difference of means, √(SEM_A² + SEM_B²).",
         "",
-    ]
+        f"A claim \"A has lower error than B\" is supported only when its paired t-test (by seed) survives Holm's "
+        f"correction at α = {agg.alpha:g} over all claims of its dataset (every pair × {len(agg.metrics)} metrics). "
+        f"The seed recipe's rule (|Δ| > 2·√(SEM_A² + SEM_B²), about 8% false claims per pair of equal methods at "
+        f"5 seeds) is reported beside each claim, not used.",
+        "",
+    ] + _budget_lines(agg) + [""]
     notes: list[str] = []
     for d in agg.datasets:
         lines += [f"## {d}", ""]

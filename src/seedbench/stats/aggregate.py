@@ -18,7 +18,7 @@ from seedbench.core import seeds
 from seedbench.core.errors import DataFormatError
 from seedbench.results.index import index_results, metric_value, run_name
 from seedbench.stats.bootstrap import DEFAULT_N_RESAMPLES
-from seedbench.stats.claims import pairwise_claims
+from seedbench.stats.claims import correct_claims, pairwise_claims
 from seedbench.stats.metrics import METRIC_NAMES
 from seedbench.stats.ranking import friedman_nemenyi
 from seedbench.stats.summaries import describe_over_seeds, json_safe
@@ -175,14 +175,19 @@ def aggregate(
     }
     blocks = np.vstack([np.column_stack([values[(d, m, rank_metric)] for m in ms]) for d in ds])
     overall = friedman_nemenyi(blocks, ms, alpha=alpha)
+    omnibus = {
+        (d, metric): friedman_nemenyi(np.column_stack([values[(d, m, metric)] for m in ms]), ms, alpha=alpha)["p"]
+        for d in ds for metric in METRIC_NAMES
+    }
     claims = [
         claim
         for d in ds
         for metric in METRIC_NAMES
         for claim in pairwise_claims(
-            {m: values[(d, m, metric)] for m in ms}, dataset=d, metric=metric, alpha=alpha
+            {m: values[(d, m, metric)] for m in ms}, dataset=d, metric=metric, alpha=alpha, confidence=confidence
         )
     ]
+    claims = correct_claims(claims, alpha=alpha, omnibus_p=omnibus)  # Holm over each dataset's pairs × metrics
     return Aggregate(
         datasets=ds, methods=ms, replicates=replicates, values=values, cells=cells,
         friedman=overall, friedman_by_dataset=by_dataset, claim_list=tuple(claims),

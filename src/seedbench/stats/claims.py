@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike
 
 from seedbench.stats.bootstrap import _as_1d, finite_or_none
 from seedbench.stats.metrics import METRIC_LABELS
+from seedbench.stats.twosample import holm_adjust
 
 CLAIM_SEM_FACTOR = 2.0
 """The ``2`` of the claim rule ``|Δ| > 2·√(SEM_A² + SEM_B²)``."""
@@ -105,29 +106,76 @@ def _wilcoxon(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float | None,
     return finite_or_none(p), n_pairs, note
 
 
+def _paired_t(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Two-sided paired t-test p of A vs B by seed index (pairs with a non-finite side dropped; n−1 df).
+
+    Unlike Wilcoxon (smallest p 2^(1−n) = 0.0625 at 5 pairs), it can reach any
+    level at 5 seeds, at the price of assuming roughly normal paired differences.
+    """
+    if a.size != b.size:
+        return None
+    both = np.isfinite(a) & np.isfinite(b)
+    d = a[both] - b[both]
+    if d.size < 2:
+        return None
+    sd = float(np.std(d, ddof=1))
+    if sd == 0.0:
+        return 1.0 if float(np.mean(d)) == 0.0 else 0.0
+    t_stat = float(np.mean(d)) / (sd / math.sqrt(d.size))
+    return float(2.0 * st.t.sf(abs(t_stat), d.size - 1))
+
+
+def seeds_needed_paired(sd_difference: float, difference: float, *, alpha: float, power: float = 0.8) -> int | None:
+    """Seeds per method for a two-sided paired test at level ``alpha`` to detect ``difference`` with ``power``.
+
+    ``n = ⌈((z_{1−α/2} + z_power)·s_d/δ)²⌉ + 1`` (normal approximation plus one
+    seed for the t's heavier tails), ``s_d`` the std of the per-seed
+    differences, in the metric's units. ``None`` when δ = 0 or s_d is undefined.
+    """
+    delta = abs(float(difference))
+    if not (math.isfinite(delta) and math.isfinite(sd_difference)) or delta == 0.0:
+        return None
+    z = float(st.norm.ppf(1.0 - alpha / 2.0) + st.norm.ppf(power))
+    return max(2, math.ceil((z * sd_difference / delta) ** 2) + 1)
+
+
+def seeds_needed_range(
+    sd_difference: float, diff_low: float, diff_high: float, *, alpha: float, power: float = 0.8
+) -> tuple[int | None, int | None]:
+    """``(floor, ceiling)`` of :func:`seeds_needed_paired` over the differences an interval allows.
+
+    The plug-in figure at the observed difference is dominated by noise at 5
+    seeds; over ``[diff_low, diff_high]`` it ranges from the seeds the largest
+    plausible |difference| needs (the floor) to those the smallest needs (the
+    ceiling: ``None`` when the interval holds 0, i.e. no number of seeds is
+    guaranteed to separate the methods).
+    """
+    floor = seeds_needed_paired(sd_difference, max(abs(diff_low), abs(diff_high)), alpha=alpha, power=power)
+    if diff_low <= 0.0 <= diff_high:
+        return floor, None
+    return floor, seeds_needed_paired(sd_difference, min(abs(diff_low), abs(diff_high)), alpha=alpha, power=power)
+
+
 def _claim(
     name_a: str, a: np.ndarray, name_b: str, b: np.ndarray, *,
-    dataset: str | None, metric: str, alpha: float, power: float,
+    dataset: str | None, metric: str, alpha: float, power: float, confidence: float,
 ) -> dict[str, Any]:
-    label = METRIC_LABELS.get(metric, metric)
-    where = f" on {dataset}" if dataset is not None else ""
+    """The numbers of one pair (no verdict yet: :func:`correct_claims` decides, over the family)."""
     fa, fb = np.sort(a[np.isfinite(a)]), np.sort(b[np.isfinite(b)])
     n_a, n_b = int(fa.size), int(fb.size)
     out: dict[str, Any] = {
         "dataset": dataset, "metric": metric, "method_a": name_a, "method_b": name_b,
         "n_a": n_a, "n_b": n_b, "n_nan_a": int(a.size - n_a), "n_nan_b": int(b.size - n_b),
         "mean_a": finite_or_none(np.mean(fa)) if n_a else None, "mean_b": finite_or_none(np.mean(fb)) if n_b else None,
-        "sem_a": None, "sem_b": None, "difference": None, "se_difference": None, "threshold": None,
+        "sem_a": None, "sem_b": None, "difference": None, "se_difference": None, "pm": "SE of the difference",
+        "difference_ci": None, "sd_difference": None, "threshold": None, "seed_rule_verdict": "no claim", "paired_t_p": _paired_t(a, b),
+        "p_holm": None, "family_size": None, "alpha": float(alpha), "supported": False,
         "verdict": "no claim", "better": None, "wilcoxon_p": None, "wilcoxon_n_pairs": 0, "wilcoxon_note": None,
-        "prob_improvement": probability_of_improvement(a, b), "seeds_needed": None, "power_at_n": None,
-        "statement": "",
+        "prob_improvement": probability_of_improvement(a, b), "seeds_needed": None, "seeds_needed_range": None,
+        "power_at_n": None, "omnibus_p": None, "omnibus_rejects": None, "statement": "",
     }
     out["wilcoxon_p"], out["wilcoxon_n_pairs"], out["wilcoxon_note"] = _wilcoxon(a, b, alpha)
     if n_a < 2 or n_b < 2:
-        out["statement"] = (
-            f"no claim for {name_a} vs {name_b}{where}: the rule needs ≥ 2 finite seeds per method "
-            f"(have {n_a} and {n_b})"
-        )
         return out
     s_a, s_b = float(np.std(fa, ddof=1)), float(np.std(fb, ddof=1))
     sem_a, sem_b = s_a / math.sqrt(n_a), s_b / math.sqrt(n_b)
@@ -135,25 +183,90 @@ def _claim(
     se = math.sqrt(sem_a**2 + sem_b**2)
     threshold = CLAIM_SEM_FACTOR * se
     out.update(sem_a=sem_a, sem_b=sem_b, difference=diff, se_difference=se, threshold=threshold)
-    seeds = _seeds_phrase(n_a, n_b)
-    pm = _fmt_pm(abs(diff), se)
     if abs(diff) > threshold:
-        winner, loser = (name_a, name_b) if diff < 0 else (name_b, name_a)
-        out["verdict"] = "A better" if diff < 0 else "B better"
-        out["better"] = winner
-        out["statement"] = f"{winner} has lower {label} than {loser}{where} (Δ = {pm}, {seeds})"
+        out["seed_rule_verdict"] = "A better" if diff < 0 else "B better"
     else:
-        out["verdict"] = "not distinguishable"
-        if se > 0:
-            out["power_at_n"] = float(st.norm.cdf(abs(diff) / se - CLAIM_SEM_FACTOR))
-        need = seeds_needed(s_a, s_b, diff, power=power)
-        out["seeds_needed"] = need
-        if need is None:
-            tail = "no observed difference"
-        else:
-            tail = f"about {need} seeds per method would give {power:.0%} power for this difference"
-        out["statement"] = f"{name_a} and {name_b} are not distinguishable with {seeds}{where} ({label} Δ = {pm}; {tail})"
+        out["seed_rule_verdict"] = "not distinguishable"
+    if se > 0:
+        out["power_at_n"] = float(st.norm.cdf(abs(diff) / se - CLAIM_SEM_FACTOR))
+    both = np.isfinite(a) & np.isfinite(b) if a.size == b.size else np.zeros(0, dtype=bool)
+    d = a[both] - b[both] if a.size == b.size else np.zeros(0)
+    if d.size >= 2 and float(np.std(d, ddof=1)) > 0.0:
+        sd_d = float(np.std(d, ddof=1))
+        half = float(st.t.ppf(0.5 + confidence / 2.0, d.size - 1)) * sd_d / math.sqrt(d.size)
+        out["sd_difference"] = sd_d
+        out["difference_ci"] = [float(np.mean(d)) - half, float(np.mean(d)) + half]
+    out["seeds_needed"] = seeds_needed(s_a, s_b, diff, power=power)
     return out
+
+
+def _need_phrase(claim: Mapping[str, Any], power: float) -> str:
+    rng = claim["seeds_needed_range"]
+    if not rng or rng[0] is None:
+        return "no observed difference"
+    floor, ceiling = rng
+    if ceiling is None:
+        return (f"≥ {floor} seeds per method for {power:.0%} power at this Holm level, and no upper bound: "
+                "a zero difference is inside the paired difference's interval")
+    return f"{floor}–{ceiling} seeds per method for {power:.0%} power at this Holm level"
+
+
+def _statement(c: Mapping[str, Any], power: float) -> str:
+    """The claim in plain words, every ± labelled, the seed's rule and the omnibus beside the verdict."""
+    label = METRIC_LABELS.get(c["metric"], c["metric"])
+    where = f" on {c['dataset']}" if c["dataset"] is not None else ""
+    a, b = c["method_a"], c["method_b"]
+    seeds = _seeds_phrase(c["n_a"], c["n_b"])
+    if c["verdict"] == "no claim":
+        return f"no claim for {a} vs {b}{where}: a claim needs ≥ 2 finite seeds per method (have {c['n_a']} and {c['n_b']})"
+    pm = _fmt_pm(abs(c["difference"]), c["se_difference"]) + " (± = SE of the difference)"
+    test = "paired t p undefined" if c["paired_t_p"] is None else (
+        f"paired t p = {c['paired_t_p']:.2g}, Holm p = {c['p_holm']:.2g} over {c['family_size']} claims")
+    if c["supported"]:
+        winner, loser = (a, b) if c["difference"] < 0 else (b, a)
+        text = f"{winner} has lower {label} than {loser}{where} (Δ = {pm}, {seeds}; {test})"
+        if c["omnibus_rejects"] is False:
+            text += f" — but Friedman does not reject on {c['dataset']}: read this pair as exploratory"
+        return text
+    rule = c["seed_rule_verdict"]
+    seed_rule = "also not distinguishable" if rule == "not distinguishable" else (
+        f"would claim {a if rule == 'A better' else b} better")
+    return (f"{a} and {b} are not distinguishable with {seeds}{where} ({label} Δ = {pm}; {test}; "
+            f"the seed's 2·SEM rule {seed_rule}; {_need_phrase(c, power)})")
+
+
+def correct_claims(
+    claims: list[dict[str, Any]], *, alpha: float = 0.05, power: float = 0.8,
+    omnibus_p: Mapping[tuple[str | None, str], float | None] | None = None,
+) -> list[dict[str, Any]]:
+    """Holm over each dataset's claims (every pair × metric), then verdicts and statements; in place, returned.
+
+    A claim is supported ("A better"/"B better") only when its paired t p
+    survives Holm at ``alpha`` among the claims of its dataset; the seed's
+    2·SEM rule stays in ``seed_rule_verdict``. ``omnibus_p[(dataset, metric)]``
+    (Friedman p) flags pairwise claims made where the omnibus test does not reject.
+    """
+    for dataset in dict.fromkeys(c["dataset"] for c in claims):
+        family = [c for c in claims if c["dataset"] == dataset and c["paired_t_p"] is not None and c["difference"] is not None]
+        for c, p in zip(family, holm_adjust([c["paired_t_p"] for c in family])):
+            c["p_holm"], c["family_size"] = float(p), len(family)
+    for c in claims:
+        fp = (omnibus_p or {}).get((c["dataset"], c["metric"]))
+        c["omnibus_p"] = fp
+        if c["difference_ci"] is not None:  # planned for Holm's first step over this family
+            level = alpha / (c["family_size"] or 1)
+            c["seeds_needed_range"] = list(seeds_needed_range(c["sd_difference"], *c["difference_ci"], alpha=level, power=power))
+        c["omnibus_rejects"] = None if fp is None else bool(fp < alpha)
+        if c["difference"] is None:
+            c["verdict"], c["supported"] = "no claim", False
+        elif c["p_holm"] is not None and c["p_holm"] <= alpha and c["difference"] != 0.0:
+            c["supported"] = True
+            c["verdict"] = "A better" if c["difference"] < 0 else "B better"
+        else:
+            c["verdict"], c["supported"] = "not distinguishable", False
+        c["better"] = None if not c["supported"] else (c["method_a"] if c["difference"] < 0 else c["method_b"])
+        c["statement"] = _statement(c, power)
+    return claims
 
 
 def pairwise_claims(
@@ -163,8 +276,9 @@ def pairwise_claims(
     metric: str = "rmse",
     alpha: float = 0.05,
     power: float = 0.8,
+    confidence: float = 0.95,
 ) -> list[dict[str, Any]]:
-    """Claims for every pair of methods on one dataset and metric, by the 2·SEM rule.
+    """Claims for every pair of methods on one dataset and metric, Holm-corrected over these pairs.
 
     Parameters
     ----------
@@ -175,24 +289,46 @@ def pairwise_claims(
     dataset, metric : str
         Only used to label the claims and the statements.
     alpha : float
-        Level quoted with the Wilcoxon test (the rule itself has no α).
+        Familywise level of the supported claims (Holm over the pairs; the
+        aggregate re-corrects over every metric of a dataset with :func:`correct_claims`).
     power : float
-        Target power of the seeds-needed estimate (see :func:`seeds_needed`).
+        Target power of the seeds-needed figures (see :func:`seeds_needed`).
+    confidence : float
+        Level of ``difference_ci``, the interval ``seeds_needed_range`` spans.
 
     Returns
     -------
     list of dict, one per pair (A, B) in the order of ``values_by_method``
         ``difference`` = mean_A − mean_B (negative: A has the lower error),
-        ``se_difference`` = √(SEM_A² + SEM_B²), ``threshold`` = 2·se_difference,
-        ``verdict`` "A better" | "B better" | "not distinguishable" | "no claim"
-        (n < 2 on a side), ``better`` (name or None), ``wilcoxon_p`` (paired
-        by seed, :func:`scipy.stats.wilcoxon`; ``None`` with ``wilcoxon_note``
-        saying why), ``prob_improvement`` = P(A < B), and for undistinguishable
-        pairs ``seeds_needed`` and ``power_at_n``; ``statement`` in plain words.
+        ``se_difference`` = √(SEM_A² + SEM_B²) (the "±" of statements, named in
+        ``pm``), ``difference_ci`` (Welch t interval), ``paired_t_p``,
+        ``p_holm``, ``family_size``, ``supported``, ``verdict`` "A better" |
+        "B better" | "not distinguishable" | "no claim" (n < 2 on a side),
+        ``better``, ``seed_rule_verdict`` (the seed's rule ``|Δ| > threshold``
+        = 2·se_difference), ``wilcoxon_p`` (paired by seed, with
+        ``wilcoxon_note`` saying when 5 pairs cannot reach α),
+        ``prob_improvement`` = P(A < B), ``seeds_needed`` (plug-in, for
+        reference) and ``seeds_needed_range`` [floor, ceiling or None],
+        ``power_at_n``, ``omnibus_p``/``omnibus_rejects``; ``statement``.
     """
     arrays = {str(k): _as_1d(v, f"values_by_method[{k!r}]") for k, v in values_by_method.items()}
-    return [
-        _claim(a, arrays[a], b, arrays[b], dataset=dataset, metric=metric, alpha=alpha, power=power)
+    claims = [
+        _claim(a, arrays[a], b, arrays[b], dataset=dataset, metric=metric, alpha=alpha, power=power,
+               confidence=confidence)
         for a, b in itertools.combinations(arrays, 2)
     ]
+    return correct_claims(claims, alpha=alpha, power=power)
 
+
+def attainable_min_p(n_seeds: int, n_methods: int) -> dict[str, float]:
+    """Smallest two-sided p each test can give with ``n_seeds`` paired seeds (what the budget can show).
+
+    ``wilcoxon``: exact signed-rank, ``2^(1−n)`` (0.0625 at n = 5: never below
+    α = 0.05); ``sign``: the same bound; ``friedman``: χ² at its maximum
+    ``n(k−1)`` with k−1 df (scipy's asymptotic p); ``paired_t`` and ``welch``:
+    0 (continuous: any level, assuming normal differences).
+    """
+    out = {"wilcoxon": 2.0 ** (1 - n_seeds) if n_seeds >= 1 else 1.0, "sign": 2.0 ** (1 - n_seeds) if n_seeds >= 1 else 1.0,
+           "paired_t": 0.0, "welch": 0.0}
+    out["friedman"] = float(st.chi2.sf(n_seeds * (n_methods - 1), n_methods - 1)) if n_methods >= 3 and n_seeds >= 2 else 1.0
+    return out
