@@ -100,6 +100,7 @@ from seedbench.core.names import KNOWN_METHODS, LIVE_DIRNAME
 from seedbench.core.params import Params, load_params
 from seedbench.provenance.environment import cpu_model
 from seedbench.reporting import plotdata, plots
+from seedbench.reporting.markdown import summary_markdown
 from seedbench.reporting.reproducibility import reproducibility_statement
 from seedbench.results.predictions import (
     Predictions,
@@ -113,8 +114,12 @@ from seedbench.results.trees import (
     folder_reader,
     run_path,
 )
-from seedbench.stats import summary as stats
+from seedbench.stats.aggregate import Aggregate
+from seedbench.stats.aggregate import aggregate as run_aggregate
+from seedbench.stats.claims import pairwise_claims
 from seedbench.stats.metrics import METRIC_NAMES
+from seedbench.stats.ranking import friedman_nemenyi
+from seedbench.stats.summaries import describe_over_seeds
 from seedbench.training.live import EpochLogger
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -307,7 +312,7 @@ def stage_steps(params_path: Path, tree: Path, out: Path, methods: list[str] | N
 
     def aggregate(s: dict[str, Any]) -> None:
         p = s["params"]
-        s["agg"] = stats.aggregate(
+        s["agg"] = run_aggregate(
             s["results"], confidence=p.stats.confidence, n_resamples=p.stats.n_resamples,
             bootstrap_seed=seeds.derive_seed(p.seed, "bootstrap"), datasets=p.data.datasets, methods=p.methods,
         )
@@ -325,7 +330,7 @@ def stage_steps(params_path: Path, tree: Path, out: Path, methods: list[str] | N
             torch_threads=p.train.torch_threads, n_replicates=len(p.replicates),
             seed_tolerance=p.stats.seed_stable_tolerance,
         )
-        atomic_write_text(out / "summary.md", s["agg"].markdown() + "\n" + statement)
+        atomic_write_text(out / "summary.md", summary_markdown(s["agg"]) + "\n" + statement)
 
     def spread_csv(s: dict[str, Any]) -> None:
         atomic_write_text(out / "seed_spread.csv", s["agg"].seed_spread_csv("rmse"))
@@ -350,7 +355,7 @@ def stage_steps(params_path: Path, tree: Path, out: Path, methods: list[str] | N
     return list(zip(STEPS, fns, strict=True))
 
 
-def aggregate_parts(agg: stats.Aggregate) -> list[tuple[str, Callable[[], Any]]]:
+def aggregate_parts(agg: Aggregate) -> list[tuple[str, Callable[[], Any]]]:
     """``stats.aggregate``'s three costly parts, called as it calls them, on its own values."""
     ds, ms = agg.datasets, agg.methods
 
@@ -359,19 +364,19 @@ def aggregate_parts(agg: stats.Aggregate) -> list[tuple[str, Callable[[], Any]]]
             for m in ms:
                 for metric in METRIC_NAMES:
                     rng = seeds.generator(agg.bootstrap_seed, "bootstrap", d, m, metric)
-                    stats.describe_over_seeds(agg.values[(d, m, metric)], confidence=agg.confidence,
+                    describe_over_seeds(agg.values[(d, m, metric)], confidence=agg.confidence,
                                               n_resamples=agg.n_resamples, rng=rng)
 
     def friedman() -> None:
         for d in ds:
-            stats.friedman_nemenyi(np.column_stack([agg.values[(d, m, agg.rank_metric)] for m in ms]), ms, alpha=agg.alpha)
+            friedman_nemenyi(np.column_stack([agg.values[(d, m, agg.rank_metric)] for m in ms]), ms, alpha=agg.alpha)
         blocks = np.vstack([np.column_stack([agg.values[(d, m, agg.rank_metric)] for m in ms]) for d in ds])
-        stats.friedman_nemenyi(blocks, ms, alpha=agg.alpha)
+        friedman_nemenyi(blocks, ms, alpha=agg.alpha)
 
     def claims() -> None:
         for d in ds:
             for metric in METRIC_NAMES:
-                stats.pairwise_claims({m: agg.values[(d, m, metric)] for m in ms}, dataset=d, metric=metric, alpha=agg.alpha)
+                pairwise_claims({m: agg.values[(d, m, metric)] for m in ms}, dataset=d, metric=metric, alpha=agg.alpha)
 
     return list(zip(PARTS, (cells, friedman, claims), strict=True))
 

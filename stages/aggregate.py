@@ -12,9 +12,10 @@ from seedbench.core.files import atomic_write_text, write_json
 from seedbench.core.params import load_params
 from seedbench.core.stagetiming import timed_stage
 from seedbench.reporting import plotdata, plots
+from seedbench.reporting.markdown import summary_markdown
 from seedbench.reporting.reproducibility import reproducibility_statement
 from seedbench.results.trees import collect_results, expected_runs, folder_reader
-from seedbench.stats import summary as stats
+from seedbench.stats.aggregate import aggregate
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         datasets, methods = params.data.datasets, params.methods
         # Only the runs these params ask for: stale folders of other experiments are ignored.
         results = collect_results(folder_reader(args.root), params, where=f"folder {args.root}")
-        agg = stats.aggregate(
+        agg = aggregate(
             results,
             confidence=params.stats.confidence,
             n_resamples=params.stats.n_resamples,
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
             torch_threads=params.train.torch_threads, n_replicates=len(params.replicates),
             seed_tolerance=params.stats.seed_stable_tolerance,
         )
-        atomic_write_text(out / "summary.md", agg.markdown() + "\n" + statement)
+        atomic_write_text(out / "summary.md", summary_markdown(agg) + "\n" + statement)
         atomic_write_text(out / "seed_spread.csv", agg.seed_spread_csv("rmse"))
         plots.save_png(plots.cd_diagram(agg.friedman, title="RMSE mean ranks (blocks = dataset × seed)"), out / "cd_diagram.png")
         plots.save_png(plots.seed_spread({d: agg.values_by_method(d, "rmse") for d in datasets}), out / "seed_spread.png")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -35,10 +36,21 @@ def _cmd_check_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _level_alpha(text: str) -> float:
+    """``--alpha``: a number in (0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from seedbench.verify.compare import compare_trees, comparison_table
 
-    comparison = compare_trees(args.a, args.b, args.level, tolerance=args.tolerance, repo=args.repo)
+    comparison = compare_trees(args.a, args.b, args.level, tolerance=args.tolerance, alpha=args.alpha, repo=args.repo)
     if args.json:
         print(json.dumps(comparison.to_dict(), indent=2, sort_keys=True))
     else:
@@ -155,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="bit: identical results; seed: per-run |ΔRMSE| ≤ tolerance; "
                               "distribution: mean within ±2·SEM, std within ±20%%")
     compare.add_argument("--tolerance", type=float, default=0.01, help="seed level: largest |ΔRMSE| (default 0.01)")
+    compare.add_argument("--alpha", type=_level_alpha, default=0.05,
+                         help="distribution level: familywise false-fail rate, Holm over all cells (default 0.05)")
     compare.add_argument("--repo", default=".", help="repository for revisions (default: .)")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from seedbench.reporting import plots
-from seedbench.stats.summary import friedman_nemenyi
+from seedbench.stats.ranking import friedman_nemenyi
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SCORES = np.array([[10.0, 11.0, 12.5, 13.0], [10.5, 10.9, 12.0, 13.5], [9.8, 11.2, 12.2, 12.9],
@@ -49,7 +49,7 @@ def test_cd_diagram_bytes_do_not_depend_on_the_string_hash_seed():
     scores = np.array([[1.0, 1.1, 1.2, 1.3, 1.4, 1.5]]) + np.array([[0.0], [0.05], [-0.03], [0.02], [0.01], [-0.01]])
     code = (
         "import hashlib, json, sys, numpy as np\n"
-        "from seedbench.reporting import plots\nfrom seedbench.stats.summary import friedman_nemenyi\n"
+        "from seedbench.reporting import plots\nfrom seedbench.stats.ranking import friedman_nemenyi\n"
         f"fr = friedman_nemenyi(np.array({scores.tolist()}), ['a1', 'b22', 'c333', 'd4444', 'e55555', 'f6'])\n"
         "print(hashlib.sha256(plots.png_bytes(plots.cd_diagram(fr))).hexdigest())\n"
     )

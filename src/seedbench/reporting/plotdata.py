@@ -29,9 +29,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from seedbench.core.errors import DataFormatError
+from seedbench.core.names import RunKey
 from seedbench.results.predictions import read_predictions
 from seedbench.results.trees import PREDICTIONS_FILENAME, run_path
-from seedbench.stats.summary import RunKey
 
 LIVE_METRICS_DIR = "dvclive/plots/metrics"
 """Where DVCLive writes one ``<metric>.tsv`` per logged metric, relative to a run folder

@@ -42,7 +42,7 @@ def _message_figure(title: str, message: str) -> Figure:
 
 
 def cd_diagram(friedman: Mapping[str, Any], *, title: str | None = None) -> Figure:
-    """Critical-difference diagram (Demšar 2006, Fig. 1) of a :func:`seedbench.stats.summary.friedman_nemenyi` result.
+    """Critical-difference diagram (Demšar 2006, Fig. 1) of a :func:`seedbench.stats.ranking.friedman_nemenyi` result.
 
     Methods sit at their mean rank (1 = lowest error); methods joined by a bar
     are not significantly different by Nemenyi at ``friedman["alpha"]``; the

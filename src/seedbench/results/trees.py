@@ -22,9 +22,9 @@ from typing import Any
 import yaml
 
 from seedbench.core.errors import DataFormatError, SeedbenchError
-from seedbench.core.names import PREDICTIONS_FILENAME, RESULTS_FILENAME
+from seedbench.core.names import PREDICTIONS_FILENAME, RESULTS_FILENAME, RunKey
 from seedbench.core.params import Params, params_from_dict
-from seedbench.stats.summary import RunKey, run_key, run_name
+from seedbench.results.index import run_key, run_name
 
 ReadBytes = Callable[[str], bytes]
 """Reads a repository-relative POSIX path; raises FileNotFoundError when absent."""

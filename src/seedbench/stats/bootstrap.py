@@ -352,7 +352,7 @@ def bootstrap_interval_over_units(
     -----
     This interval describes uncertainty from the *finite test set* of one run;
     it says nothing about seed-to-seed variation (that is
-    :func:`seedbench.stats.summary.describe_over_seeds`).
+    :func:`seedbench.stats.summaries.describe_over_seeds`).
     """
     _check_confidence(confidence)
     if y_pred is None:

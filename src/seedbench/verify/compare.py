@@ -4,7 +4,10 @@
 |---|---|---|
 | bit-exact | Δ = 0 | hardware, software, seeds, flags, OS |
 | seed-stable | per-run |ΔRMSE| ≤ tolerance (0.01) | seeds, flags, major library versions |
-| distribution-stable | mean within ±2·SEM, std within ±20% | code, hyper-parameters, n seeds (fresh draws) |
+| distribution-stable | per cell: Welch (means), F (spread), Fisher (divergences), Holm over all at α | code, hyper-parameters, n seeds (fresh draws) |
+
+The distribution level is :mod:`seedbench.verify.distribution`; the recipe's own
+rule (mean within ±2·SEM, std within ±20%) is printed beside it, not used.
 
 :func:`compare_results` works on lists of ``results.json`` records;
 :func:`compare_trees` loads two result trees (folders or revisions, see
@@ -23,13 +26,14 @@ from typing import Any, Literal
 import numpy as np
 
 from seedbench.core.files import dumps_json
+from seedbench.core.names import RunKey
+from seedbench.results.index import index_results, metric_value, run_name
 from seedbench.stats.bootstrap import finite_or_none
-from seedbench.stats.summary import (
-    RunKey,
-    index_results,
-    json_safe,
-    metric_value,
-    run_name,
+from seedbench.stats.summaries import json_safe
+from seedbench.verify.distribution import (
+    DEFAULT_ALPHA,
+    distribution_rows,
+    grace_summary,
 )
 
 Level = Literal["bit", "seed", "distribution"]
@@ -45,6 +49,7 @@ class Comparison:
     rows: tuple[dict[str, Any], ...]
     only_in_a: tuple[str, ...]
     only_in_b: tuple[str, ...]
+    alpha: float = DEFAULT_ALPHA
 
     @property
     def passed(self) -> bool:
@@ -58,6 +63,8 @@ class Comparison:
         unit = "cells" if self.level == "distribution" else "runs"
         good = sum(r["passed"] for r in self.rows)
         text = f"{name}: {'PASS' if self.passed else 'FAIL'} ({good} of {len(self.rows)} {unit} pass"
+        if self.level == "distribution" and self.rows:
+            text += f"; Holm over {self.rows[0]['n_tests']} tests, familywise α = {self.alpha:g}"
         if self.only_in_a or self.only_in_b:
             text += f"; {len(self.only_in_a)} only in A, {len(self.only_in_b)} only in B"
         return text + ")"
@@ -65,7 +72,8 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return json_safe({
-            "level": self.level, "tolerance": self.tolerance, "passed": self.passed, "verdict": self.verdict,
+            "level": self.level, "tolerance": self.tolerance, "alpha": self.alpha, "passed": self.passed,
+            "verdict": self.verdict, "grace_rule": grace_summary(self.rows) if self.level == "distribution" else None,
             "rows": list(self.rows), "only_in_a": list(self.only_in_a), "only_in_b": list(self.only_in_b),
         })
 
@@ -103,38 +111,6 @@ def _compare_seed(key: RunKey, ra: Mapping[str, Any], rb: Mapping[str, Any], met
     return row
 
 
-def _compare_distribution(
-    cell: tuple[str, str], a: np.ndarray, b: np.ndarray, metric: str, sem_factor: float, std_rel_tolerance: float
-) -> dict[str, Any]:
-    fa, fb = np.sort(a[np.isfinite(a)]), np.sort(b[np.isfinite(b)])
-    row: dict[str, Any] = {
-        "dataset": cell[0], "method": cell[1], "metric": metric, "n_a": int(fa.size), "n_b": int(fb.size),
-        "n_nan_a": int(a.size - fa.size), "n_nan_b": int(b.size - fb.size),
-        "mean_a": None, "mean_b": None, "sem_a": None, "std_a": None, "std_b": None,
-        "mean_passed": False, "std_passed": False, "passed": False, "detail": "",
-    }
-    if fa.size < 2 or fb.size < 2:
-        row["detail"] = f"needs ≥ 2 finite seeds on both sides (have {fa.size} and {fb.size})"
-        return row
-    mean_a, mean_b = float(np.mean(fa)), float(np.mean(fb))
-    std_a, std_b = float(np.std(fa, ddof=1)), float(np.std(fb, ddof=1))
-    sem_a = std_a / math.sqrt(fa.size)
-    mean_ok = abs(mean_b - mean_a) <= sem_factor * sem_a
-    std_ok = abs(std_b - std_a) <= std_rel_tolerance * std_a
-    row.update(
-        mean_a=mean_a, mean_b=mean_b, sem_a=sem_a, std_a=std_a, std_b=std_b,
-        mean_passed=mean_ok, std_passed=std_ok, passed=mean_ok and std_ok,
-        detail=(
-            f"mean B − A = {mean_b - mean_a:.3g} (allowed ±{sem_factor:g}·SEM_A = ±{sem_factor * sem_a:.3g}); "
-            f"std B/A = {std_b / std_a:.3g}" if std_a > 0 else
-            f"mean B − A = {mean_b - mean_a:.3g} (allowed ±{sem_factor * sem_a:.3g}); std A = 0, std B = {std_b:.3g}"
-        ),
-    )
-    if row["n_nan_a"] or row["n_nan_b"]:
-        row["detail"] += f"; non-finite runs: {row['n_nan_a']} in A, {row['n_nan_b']} in B"
-    return row
-
-
 def compare_results(
     a: Sequence[Mapping[str, Any]],
     b: Sequence[Mapping[str, Any]],
@@ -142,8 +118,7 @@ def compare_results(
     tolerance: float = 0.01,
     *,
     metric: str = "rmse",
-    sem_factor: float = 2.0,
-    std_rel_tolerance: float = 0.2,
+    alpha: float = DEFAULT_ALPHA,
     prediction_hashes_a: Mapping[RunKey, str] | None = None,
     prediction_hashes_b: Mapping[RunKey, str] | None = None,
 ) -> Comparison:
@@ -161,8 +136,12 @@ def compare_results(
         seed; each passes when ``|metric_A − metric_B| ≤ tolerance`` (default
         0.01 RMSE). Diverged on both sides counts as agreement.
     ``"distribution"`` (distribution-stable, fresh seeds)
-        Per (dataset, method): mean_B within ``mean_A ± sem_factor·SEM_A`` and
-        ``|std_B − std_A| ≤ std_rel_tolerance·std_A`` (±20%). A is the reference.
+        Per (dataset, method): Welch's test of equal means, the F test of equal
+        spread and Fisher's test of equal divergence rates, Holm-corrected over
+        every test of every cell at familywise level ``alpha``
+        (:func:`seedbench.verify.distribution.distribution_rows`). Symmetric in
+        A and B; the seed's ±2·SEM / ±20% rule is reported per row
+        (``grace_within``), not used.
 
     Runs (or cells) present on one side only are listed in ``only_in_a`` /
     ``only_in_b`` and make the comparison fail.
@@ -184,14 +163,16 @@ def compare_results(
         cells_b = sorted({k[:2] for k in ib})
         only_a = tuple(f"{d}/{m}" for d, m in cells_a if (d, m) not in cells_b)
         only_b = tuple(f"{d}/{m}" for d, m in cells_b if (d, m) not in cells_a)
-        for cell in (c for c in cells_a if c in cells_b):
-            va = np.array([metric_value(ia[k], metric, k) for k in sorted(ia) if k[:2] == cell])
-            vb = np.array([metric_value(ib[k], metric, k) for k in sorted(ib) if k[:2] == cell])
-            rows.append(_compare_distribution(cell, va, vb, metric, sem_factor, std_rel_tolerance))
-    return Comparison(level=level, tolerance=float(tolerance), rows=tuple(rows), only_in_a=only_a, only_in_b=only_b)
+        values_a = {c: np.array([metric_value(ia[k], metric, k) for k in sorted(ia) if k[:2] == c]) for c in cells_a}
+        values_b = {c: np.array([metric_value(ib[k], metric, k) for k in sorted(ib) if k[:2] == c]) for c in cells_b}
+        rows = distribution_rows(values_a, values_b, metric=metric, alpha=alpha)
+    return Comparison(level=level, tolerance=float(tolerance), rows=tuple(rows), only_in_a=only_a, only_in_b=only_b,
+                      alpha=float(alpha))
 
 
-def compare_trees(a: str, b: str, level: Level, *, tolerance: float = 0.01, repo: str | Path = ".") -> Comparison:
+def compare_trees(
+    a: str, b: str, level: Level, *, tolerance: float = 0.01, alpha: float = DEFAULT_ALPHA, repo: str | Path = "."
+) -> Comparison:
     """Load result trees ``a`` (the reference) and ``b`` and compare them at ``level``."""
     from seedbench.results.trees import load_result_tree
 
@@ -201,6 +182,7 @@ def compare_trees(a: str, b: str, level: Level, *, tolerance: float = 0.01, repo
         tree_b.results,
         level,
         tolerance,
+        alpha=alpha,
         prediction_hashes_a=tree_a.prediction_hashes if level == "bit" else None,
         prediction_hashes_b=tree_b.prediction_hashes if level == "bit" else None,
     )
@@ -216,4 +198,6 @@ def comparison_table(comparison: Comparison, *, name_a: str = "A", name_b: str =
         if names:
             lines.append(f"  FAIL  {label}: {', '.join(names)}")
     lines.append(comparison.verdict)
+    if comparison.level == "distribution":
+        lines.append(grace_summary(comparison.rows))
     return "\n".join(lines) + "\n"
