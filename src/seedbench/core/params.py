@@ -327,6 +327,10 @@ class Params:
         """The window length (cycles) of ``dataset``."""
         return self.prepare.windows[dataset]
 
+    def runs(self) -> list[tuple[str, str, int]]:
+        """Every run ``(dataset, method, replicate)`` of the matrix, in dvc.yaml's order (datasets, methods, replicates)."""
+        return [(d, m, int(r)) for d in self.data.datasets for m in self.methods for r in self.replicates]
+
 
 # --------------------------------------------------------------------------- validation
 
