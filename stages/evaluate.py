@@ -9,7 +9,12 @@ from pathlib import Path
 
 from seedbench.core.edge import run_user_errors_as_messages
 from seedbench.core.files import write_json
-from seedbench.core.names import PREDICTIONS_FILENAME, RESULTS_FILENAME, STAGE_ENV_VAR, item_of_stage
+from seedbench.core.names import (
+    PREDICTIONS_FILENAME,
+    RESULTS_FILENAME,
+    STAGE_ENV_VAR,
+    item_of_stage,
+)
 from seedbench.core.names import run_dir as run_dir_of
 from seedbench.core.params import load_params
 from seedbench.core.stagetiming import timed_stage

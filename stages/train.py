@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from seedbench.core.edge import one_line_interrupts
+
+one_line_interrupts("train")  # a Ctrl-C while torch imports (a second or more): one line too
+
 # cuBLAS reads CUBLAS_WORKSPACE_CONFIG when CUDA starts: set it before anything imports torch.
-from seedbench.determinism.seeding import ensure_cublas_workspace_config
+from seedbench.determinism.seeding import ensure_cublas_workspace_config  # noqa: E402
 
 ensure_cublas_workspace_config()
 

@@ -58,6 +58,25 @@ def _debugging(debug: bool | None) -> bool:
     return bool(debug or (debug is None and os.environ.get("SEEDBENCH_DEBUG") == "1"))
 
 
+def one_line_interrupts(prog: str) -> None:
+    """Make a Ctrl-C that lands before :func:`run_user_errors_as_messages` runs (while a stage imports torch) one line.
+
+    Installs a ``sys.excepthook`` that prints ``prog: interrupted (Ctrl-C)`` for an
+    uncaught ``KeyboardInterrupt``; Python then ends the process by SIGINT, which a
+    shell reports as status 130. Other exceptions keep the previous hook. Call it
+    first thing in an entry-point script.
+    """
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: object) -> None:
+        if issubclass(kind, KeyboardInterrupt) and not _debugging(None):
+            print(f"{prog}: interrupted (Ctrl-C)", file=sys.stderr)
+            return
+        previous(kind, value, tb)  # type: ignore[arg-type]
+
+    sys.excepthook = hook
+
+
 def run_user_errors_as_messages(main: Callable[[], int | None], *, prog: str, debug: bool | None = None) -> int:
     """Call ``main``; turn a user error into ``prog: error: …`` (exit 2) and Ctrl-C into ``prog: interrupted`` (130).
 

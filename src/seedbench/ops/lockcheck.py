@@ -19,7 +19,13 @@ from typing import Any
 import yaml
 
 from seedbench.core.errors import DataFormatError
-from seedbench.provenance.dvclock import DVC_LOCK, deps_hashes, dvc_md5, lock_stage_entry, read_dvcignore
+from seedbench.provenance.dvclock import (
+    DVC_LOCK,
+    deps_hashes,
+    dvc_md5,
+    lock_stage_entry,
+    read_dvcignore,
+)
 
 _MD5 = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
 
@@ -28,11 +34,12 @@ REPAIR_HINT = ("restore the committed one with `git checkout dvc.lock` (or recor
 """What to do about a damaged ``dvc.lock`` (said in the one-line error)."""
 
 
-def _entries_problem(stage: str, kind: str, items: Any) -> str | None:
-    if items is None:
+def _entries_problem(stage: str, kind: str, entry: Mapping[str, Any]) -> str | None:
+    if kind not in entry:
         return None
-    if not isinstance(items, list):
-        return f"stage {stage}: {kind} is not a list"
+    items = entry[kind]
+    if not isinstance(items, list) or not items:
+        return f"stage {stage}: {kind} cut off (not a list of entries)"
     for item in items:
         if not isinstance(item, Mapping) or "path" not in item:
             return f"stage {stage}: a {kind} entry has no path"
@@ -63,7 +70,7 @@ def lockfile_problem(text: str) -> str | None:
         if not isinstance(entry, Mapping) or "cmd" not in entry:
             return f"stage {stage}: entry cut off (no cmd)"
         for kind in ("deps", "outs"):
-            problem = _entries_problem(str(stage), kind, entry.get(kind))
+            problem = _entries_problem(str(stage), kind, entry)
             if problem:
                 return problem
     return None
