@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from seedbench.core.edge import run_user_errors_as_messages
 from seedbench.core.files import staged_directory
+from seedbench.core.names import PREPARED_DIR, RAW_DIR, STAGE_ENV_VAR, item_of_stage
 from seedbench.core.params import load_params
 from seedbench.core.stagetiming import timed_stage
 from seedbench.data.cmapss import read_subset
@@ -16,12 +18,18 @@ from seedbench.data.preparation import prepare_subset, save_prepared
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--raw", required=True, help="folder with train_/test_/RUL_<dataset>.txt")
-    parser.add_argument("--out", required=True)
+    # Under DVC the dataset comes from the stage's name ($DVC_STAGE), never from interpolated command text.
+    parser.add_argument("--stage", default=os.environ.get(STAGE_ENV_VAR), help="e.g. prepare@FD001 (default: $DVC_STAGE)")
+    parser.add_argument("--dataset", help="by hand: the dataset (instead of --stage)")
+    parser.add_argument("--raw", help="folder with train_/test_/RUL_<dataset>.txt (default: data/raw/<dataset>)")
+    parser.add_argument("--out", help="default: data/prepared/<dataset>")
     args = parser.parse_args()
+    params = load_params(args.params)
+    if args.dataset is None:
+        (args.dataset,) = item_of_stage(args.stage, "prepare", [(d,) for d in params.data.datasets])
+    args.raw = args.raw or f"{RAW_DIR}/{args.dataset}"
+    args.out = args.out or f"{PREPARED_DIR}/{args.dataset}"
     with timed_stage(f"prepare@{args.dataset}"):  # the stage's own work, for $SEEDBENCH_TIMINGS
-        params = load_params(args.params)
         subset = read_subset(args.raw, args.dataset)
         prepared = prepare_subset(
             subset,

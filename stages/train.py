@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from seedbench.core.edge import one_line_interrupts
+
+one_line_interrupts("train")  # a Ctrl-C while torch imports (a second or more): one line too
+
 # cuBLAS reads CUBLAS_WORKSPACE_CONFIG when CUDA starts: set it before anything imports torch.
-from seedbench.determinism.seeding import ensure_cublas_workspace_config
+from seedbench.determinism.seeding import ensure_cublas_workspace_config  # noqa: E402
 
 ensure_cublas_workspace_config()
 
@@ -15,7 +19,15 @@ from pathlib import Path  # noqa: E402
 
 from seedbench.core.edge import run_user_errors_as_messages  # noqa: E402
 from seedbench.core.files import atomic_write_bytes, staged_directory  # noqa: E402
-from seedbench.core.names import LIVE_DIRNAME, MODEL_FILENAME, PREDICTIONS_FILENAME  # noqa: E402
+from seedbench.core.names import (  # noqa: E402
+    LIVE_DIRNAME,
+    MODEL_FILENAME,
+    PREDICTIONS_FILENAME,
+    PREPARED_DIR,
+    STAGE_ENV_VAR,
+    item_of_stage,
+    run_dir,
+)
 from seedbench.core.params import load_params  # noqa: E402
 from seedbench.core.seeds import STREAM_VALIDATION_SPLIT, generator, run_seeds  # noqa: E402
 from seedbench.core.stagetiming import timed_stage  # noqa: E402
@@ -32,16 +44,22 @@ from seedbench.training.live import EpochLogger  # noqa: E402
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--method", required=True)
-    parser.add_argument("--replicate", type=int, required=True)
-    parser.add_argument("--prepared", required=True, help="folder with train.npz, test.npz, prepare.json")
-    parser.add_argument("--out", required=True, help="run folder, e.g. runs/FD001/mlp/rep_0")
+    # Under DVC the run comes from the stage's name ($DVC_STAGE), never from interpolated command text.
+    parser.add_argument("--stage", default=os.environ.get(STAGE_ENV_VAR), help="e.g. train@FD001-mlp-0 (default: $DVC_STAGE)")
+    parser.add_argument("--dataset", help="by hand: the run's dataset (with --method and --replicate, instead of --stage)")
+    parser.add_argument("--method")
+    parser.add_argument("--replicate", type=int)
+    parser.add_argument("--prepared", help="folder with train.npz, test.npz, prepare.json (default: data/prepared/<dataset>)")
+    parser.add_argument("--out", help="run folder (default: runs/<dataset>/<method>/rep_<r>)")
     parser.add_argument("--raw", default="data/raw", help="raw data folder (its SOURCE.json gives the manifest's data_hashes)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     params = load_params(args.params)
+    if args.dataset is None:
+        args.dataset, args.method, args.replicate = item_of_stage(args.stage, "train", params.runs())
+    args.prepared = args.prepared or f"{PREPARED_DIR}/{args.dataset}"
+    args.out = args.out or run_dir((args.dataset, args.method, args.replicate))
     # train.determinism: portable needs its variables from the command that started Python (seedbench.determinism.launch);
     # checked before anything imports torch, so a missing or late setting is refused rather than ignored.
     require_mode_environment(params.train.determinism, os.environ, startup_environ=startup_environment(),

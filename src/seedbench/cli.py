@@ -18,7 +18,7 @@ from seedbench.core.edge import (
     EXIT_CHECK_FAILED,
     run_user_errors_as_messages,
 )
-from seedbench.core.errors import DataFormatError
+from seedbench.core.errors import DataFormatError, ParamsError
 
 
 def _cmd_params_reference(_: argparse.Namespace) -> int:
@@ -50,6 +50,9 @@ def _level_alpha(text: str) -> float:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from seedbench.verify.compare import compare_trees, comparison_table
 
+    if not (math.isfinite(args.tolerance) and args.tolerance >= 0):
+        raise ParamsError(f"--tolerance: expected a finite number >= 0 (largest |ΔRMSE|), got {args.tolerance}")
+
     comparison = compare_trees(args.a, args.b, args.level, tolerance=args.tolerance, alpha=args.alpha, repo=args.repo)
     if args.json:
         print(json.dumps(comparison.to_dict(), indent=2, sort_keys=True))
@@ -58,11 +61,29 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0 if comparison.passed else EXIT_CHECK_FAILED
 
 
+REPORT_STAGE = "aggregate"
+"""The stage that writes ``reports/summary.md`` (its dvc.lock entry says whether the report is current)."""
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
+    from seedbench.core.files import read_bounded_bytes
+
     path = Path(args.file)
     if not path.is_file():
         raise DataFormatError(f"{path}: no report yet; run the pipeline (`dvc repro`) first")
-    sys.stdout.write(path.read_text(encoding="utf-8"))
+    if not args.no_check:
+        from seedbench.ops.lockcheck import read_lockfile, stale_outputs
+
+        lock = read_lockfile(args.repo)
+        rel = path.resolve().relative_to(Path(args.repo).resolve()).as_posix() if path.resolve().is_relative_to(
+            Path(args.repo).resolve()) else path.as_posix()
+        reasons = ["no dvc.lock"] if lock is None else stale_outputs(args.repo, lock, REPORT_STAGE, [rel])
+        if reasons:
+            print(f"seedbench report: {path} is not current with dvc.lock ({'; '.join(reasons[:3])}"
+                  f"{'; …' if len(reasons) > 3 else ''}): run `dvc repro` to regenerate it "
+                  "(--no-check prints it anyway)", file=sys.stderr)
+            return EXIT_CHECK_FAILED
+    sys.stdout.write(read_bounded_bytes(path, 16 << 20).decode("utf-8"))
     return 0
 
 
@@ -88,7 +109,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from seedbench.core.params import load_params
     from seedbench.ops.status import pipeline_status, status_text
 
+    from seedbench.ops.lockcheck import read_lockfile
+
     params = load_params(Path(args.repo) / "params.yaml")
+    read_lockfile(args.repo)  # a dvc.lock cut off by an interrupted `dvc repro`: one line saying how to repair it
     sys.stdout.write(status_text(pipeline_status(args.repo, params), params))
     return 0
 
@@ -172,9 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--repo", default=".", help="repository for revisions (default: .)")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
-    report = _add(sub, "report", "Print reports/summary.md (results per dataset, claims, reproducibility level).",
+    report = _add(sub, "report", "Print reports/summary.md (results per dataset, claims, reproducibility level) after "
+                  "checking it is current with dvc.lock (exit 1 when it is not).",
                   "seedbench report", _cmd_report)
     report.add_argument("--file", default="reports/summary.md")
+    report.add_argument("--repo", default=".", help="repository whose dvc.lock the report is checked against (default: .)")
+    report.add_argument("--no-check", action="store_true",
+                        help="print the report without checking it is current with dvc.lock")
 
     verify = _add(sub, "verify-data", "Re-hash data/raw against data/raw/SOURCE.json (exit 1 on any difference).",
                   "seedbench verify-data --raw data/raw", _cmd_verify_data)

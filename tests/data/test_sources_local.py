@@ -22,6 +22,7 @@ from seedbench.data.sources.local import copy_with_sha256
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATASETS = ["FD001", "FD002"]
+SENSOR_COLUMNS = b" ".join([b"1.0"] * 21)
 
 
 def _sha(data: bytes) -> str:
@@ -36,8 +37,9 @@ def make_cmapss_folder(folder: Path, datasets: list[str] = DATASETS) -> dict[str
         contents[f"train_{dataset}.txt"] = b"".join(b"%d %d 0.0 0.0 100.0  \n" % (u, c) for u in (1, 2) for c in range(1, 4 + i))
         contents[f"test_{dataset}.txt"] = b"1 1 0.0 0.0 100.0  \n2 1 0.0 0.0 100.0  \n"
         contents[f"RUL_{dataset}.txt"] = b"%d \n7 \n" % (100 + i)
-    for name, data in contents.items():
-        (folder / name).write_bytes(data)
+    for name, data in list(contents.items()):  # 21 sensor columns: rows of the real 26-column format
+        contents[name] = data.replace(b"100.0  \n", b"100.0 " + SENSOR_COLUMNS + b"  \n")
+        (folder / name).write_bytes(contents[name])
     (folder / "readme.txt").write_text("not a data file\n")
     return contents
 
@@ -178,3 +180,57 @@ def test_copy_with_sha256_hashes_while_copying(tmp_path: Path) -> None:
     digest, size = copy_with_sha256(tmp_path / "src", tmp_path / "dst", chunk_bytes=1000)
     assert (digest, size) == (_sha(payload), len(payload))
     assert (tmp_path / "dst").read_bytes() == payload
+
+
+def test_a_symlink_out_of_the_folder_is_refused_and_nothing_is_written(
+    tmp_path: Path, default_params_dict: dict[str, Any]
+) -> None:
+    """Issue 21, finding 2: `train_FD001.txt -> /etc/passwd` (a zip can carry such links) never enters data/raw."""
+    make_cmapss_folder(tmp_path / "CMAPSSData")
+    secret = tmp_path / "outside" / "passwd"
+    secret.parent.mkdir()
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (tmp_path / "CMAPSSData" / "train_FD001.txt").unlink()
+    (tmp_path / "CMAPSSData" / "train_FD001.txt").symlink_to(secret)
+    result = run_stage(tmp_path, local_params(default_params_dict, path="CMAPSSData"))
+    assert result.returncode == 2
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1, message
+    assert "CMAPSSData/train_FD001.txt is a link to" in message and "outside CMAPSSData" in message
+    assert not (tmp_path / "data" / "raw").exists()
+    assert list((tmp_path / "data").iterdir()) == []  # no staging folder either
+
+
+def test_a_symlink_inside_the_folder_is_followed(tmp_path: Path, default_params_dict: dict[str, Any]) -> None:
+    contents = make_cmapss_folder(tmp_path / "CMAPSSData")
+    (tmp_path / "CMAPSSData" / "orig").mkdir()
+    os.replace(tmp_path / "CMAPSSData" / "RUL_FD001.txt", tmp_path / "CMAPSSData" / "orig" / "RUL_FD001.txt")
+    (tmp_path / "CMAPSSData" / "RUL_FD001.txt").symlink_to("orig/RUL_FD001.txt")
+    data = params_from_dict(local_params(default_params_dict, path=str(tmp_path / "CMAPSSData"))).data
+    (tmp_path / "out").mkdir()
+    fetch_source(data, tmp_path / "out")
+    assert (tmp_path / "out" / "FD001" / "RUL_FD001.txt").read_bytes() == contents["RUL_FD001.txt"]
+    assert not (tmp_path / "out" / "FD001" / "RUL_FD001.txt").is_symlink()
+
+
+def test_a_device_is_not_a_data_file(tmp_path: Path, default_params_dict: dict[str, Any]) -> None:
+    folder = tmp_path / "CMAPSSData"
+    make_cmapss_folder(folder)
+    (folder / "test_FD002.txt").unlink()
+    (folder / "test_FD002.txt").symlink_to("/dev/zero")
+    data = params_from_dict(local_params(default_params_dict, path=str(folder))).data
+    (tmp_path / "out").mkdir()
+    with pytest.raises(SourceError, match=r"test_FD002\.txt is a link to /dev/zero, outside"):
+        fetch_source(data, tmp_path / "out")
+
+
+def test_bytes_of_another_format_fail_the_fetch_not_prepare(tmp_path: Path, default_params_dict: dict[str, Any]) -> None:
+    """The C-MAPSS reader checks every file at fetch, so data/raw (and DVC's cache) never hold them."""
+    make_cmapss_folder(tmp_path / "CMAPSSData")
+    (tmp_path / "CMAPSSData" / "test_FD002.txt").write_text("<html>not found</html>\n")
+    result = run_stage(tmp_path, local_params(default_params_dict, path="CMAPSSData"))
+    assert result.returncode == 2
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith("fetch: error: fetch from data.local.path CMAPSSData: FD002/test_FD002.txt, line 1")
+    assert list((tmp_path / "data").iterdir()) == []

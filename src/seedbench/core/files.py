@@ -5,6 +5,12 @@ the destination folder and are renamed into place, so a crash never leaves a
 half-written output. JSON is written with sorted keys, floats as Python repr
 (round-trip exact) and a trailing newline; arrays are written as ``.npz`` with
 fixed zip timestamps so the same arrays always give the same bytes.
+
+An interrupted write leaves at most a hidden sibling of its target
+(``.<name>.<random>.tmp``, ``.<name>.<random>.staging/``, ``.<name>.previous/``):
+Python's own cleanup removes it on an exception or Ctrl-C, and the next write
+of the same target sweeps what a ``kill -9`` left (:func:`sweep_stale_siblings`).
+``.dvcignore`` keeps them all out of DVC's hashes meanwhile.
 """
 
 from __future__ import annotations
@@ -12,23 +18,77 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # pragma: no cover - numpy is imported where arrays are written (the launcher reads params only)
+    import numpy as np
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+_RANDOM = r"[a-z0-9_]{8}"  # tempfile's names: 8 characters of this alphabet
+
+
+def stale_siblings(target: str | os.PathLike[str]) -> list[Path]:
+    """Leftovers of interrupted writes of ``target``: ``.<name>.<8 random>.tmp|.staging`` and ``.<name>.previous``.
+
+    Only exact matches of the patterns :func:`atomic_write_bytes` and
+    :func:`staged_directory` create for this very name (``.summary.json.x1y2z3w4.tmp``
+    belongs to ``summary.json``, never to ``summary``).
+    """
+    final = Path(target)
+    pattern = re.compile(rf"^\.{re.escape(final.name)}\.({_RANDOM}\.(tmp|staging)|previous)$")
+    try:
+        names = os.listdir(final.parent)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(final.parent / n for n in names if pattern.match(n))
+
+
+def sweep_stale_siblings(target: str | os.PathLike[str]) -> list[Path]:
+    """Delete :func:`stale_siblings` of ``target`` (one stage writes a target at a time); returns what was removed."""
+    removed = stale_siblings(target)
+    for path in removed:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return removed
+
+
+def read_bounded_bytes(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of regular file ``path``, refusing a device, FIFO or folder and anything over ``limit`` bytes.
+
+    Raises ``OSError`` subclasses as ``open`` does (missing file, permission denied)
+    and :class:`ValueError` naming the file and the limit otherwise; never reads
+    more than ``limit + 1`` bytes (``/dev/zero`` is refused before a read).
+    """
+    p = Path(path)
+    mode = p.stat().st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(21, "Is a directory", str(p))
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{p}: not a regular file")
+    with open(p, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{p}: larger than {limit} bytes")
+    return data
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename (stale temps swept first)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_siblings(target)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -73,6 +133,8 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     ``numpy.load`` reads them back and identical arrays give identical bytes
     (``numpy.savez`` stamps the current time into the zip).
     """
+    import numpy as np
+
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, mode="w", compression=zipfile.ZIP_STORED) as archive:
         for name in sorted(arrays):
@@ -91,6 +153,8 @@ def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) ->
 
 def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read every array of an ``.npz`` file into memory (no pickles allowed)."""
+    import numpy as np
+
     with np.load(path, allow_pickle=False) as archive:
         return {name: archive[name] for name in archive.files}
 
@@ -100,11 +164,13 @@ def staged_directory(final_dir: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield an empty temporary folder that replaces ``final_dir`` only if the block succeeds.
 
     The temporary folder is a sibling of ``final_dir`` (same filesystem, so the
-    swap is a rename). On an exception it is deleted and ``final_dir`` keeps its
-    previous content untouched.
+    swap is a rename). On an exception (Ctrl-C included) it is deleted and
+    ``final_dir`` keeps its previous content untouched; staging folders a
+    ``kill -9`` left behind are swept first.
     """
     final = Path(final_dir)
     final.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_siblings(final)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".staging", dir=final.parent))
     try:
         yield staging

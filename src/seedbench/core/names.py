@@ -10,6 +10,8 @@ names live beside the derivation in :mod:`seedbench.core.seeds`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 # ----------------------------------------------------------------- files of a run and of the pipeline
 RESULTS_FILENAME = "results.json"
@@ -32,6 +34,57 @@ RunKey = tuple[str, str, int]
 def run_dir_name(replicate: int) -> str:
     """The folder of replicate ``replicate`` under ``runs/<dataset>/<method>/``."""
     return f"rep_{replicate}"
+
+
+RAW_DIR = "data/raw"
+"""Where ``fetch`` puts the raw files (``data/raw/<dataset>/``)."""
+PREPARED_DIR = "data/prepared"
+"""Where ``prepare@<dataset>`` writes (``data/prepared/<dataset>/``)."""
+RUNS_DIR = "runs"
+"""Where the matrix stages write (``runs/<dataset>/<method>/rep_<r>/``)."""
+
+
+def run_dir(key: RunKey) -> str:
+    """``runs/<dataset>/<method>/rep_<r>`` (POSIX, repository-relative), as dvc.yaml declares it."""
+    dataset, method, replicate = key
+    return f"{RUNS_DIR}/{dataset}/{method}/{run_dir_name(replicate)}"
+
+
+# ----------------------------------------------------------------- stage names of dvc.yaml's matrix
+STAGE_ENV_VAR = "DVC_STAGE"
+"""Set by DVC for every stage command: the stage's address, e.g. ``train@FD001-mlp-0``.
+
+The matrix stages read their item from it instead of from interpolated command-line text, so no
+params value ever reaches a shell (README, "Security and failure model").
+"""
+
+
+def matrix_stage_name(group: str, item: Sequence[Any]) -> str:
+    """DVC's name of a ``foreach``/``matrix`` item: ``train@FD001-mlp-0`` for ``("FD001", "mlp", 0)``."""
+    return f"{group}@{'-'.join(str(v) for v in item)}"
+
+
+def item_of_stage(stage: str | None, group: str, items: Iterable[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The item of ``items`` whose matrix stage name is ``stage`` (``dvc.yaml:`` prefixes allowed).
+
+    ``items`` come from validated params, so what is returned is validated too;
+    ``stage`` is only ever compared, never parsed into values. Raises
+    :class:`~seedbench.core.errors.ParamsError` when no item matches.
+    """
+    from seedbench.core.errors import ParamsError
+
+    if not stage:
+        raise ParamsError(
+            f"{STAGE_ENV_VAR}: not set; run this stage through DVC (`dvc repro {group}@…`), or name the item: "
+            f"--stage {group}@… (or --dataset/--method/--replicate)"
+        )
+    name = stage.rpartition(":")[2]
+    items = list(items)
+    for item in items:
+        if matrix_stage_name(group, item) == name:
+            return item
+    shown = ", ".join(matrix_stage_name(group, i) for i in items[:4]) + (", …" if len(items) > 4 else "")
+    raise ParamsError(f"{STAGE_ENV_VAR}: {name[:120]!r} is not a {group} stage of params.yaml (expected one of {shown})")
 
 
 # ----------------------------------------------------------------- reproducibility levels

@@ -332,6 +332,10 @@ class Params:
         """The window length (cycles) of ``dataset``."""
         return self.prepare.windows[dataset]
 
+    def runs(self) -> list[tuple[str, str, int]]:
+        """Every run ``(dataset, method, replicate)`` of the matrix, in dvc.yaml's order (datasets, methods, replicates)."""
+        return [(d, m, int(r)) for d in self.data.datasets for m in self.methods for r in self.replicates]
+
 
 # --------------------------------------------------------------------------- validation
 
@@ -357,12 +361,12 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise ParamsError(f"params.yaml: {path}: expected {_type_name(tp)}, got {value!r}")
+            raise ParamsError(f"params.yaml: {path}: expected {_type_name(tp)}, got {_short(value)}")
         return [_convert(v, item_tp, f"{path}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         key_tp, value_tp = typing.get_args(tp)
         if not isinstance(value, dict):
-            raise ParamsError(f"params.yaml: {path}: expected {_type_name(tp)}, got {value!r}")
+            raise ParamsError(f"params.yaml: {path}: expected {_type_name(tp)}, got {_short(value)}")
         return {_convert(k, key_tp, f"{path} key"): _convert(v, value_tp, f"{path}.{k}") for k, v in value.items()}
     if tp is bool:
         ok = isinstance(value, bool)
@@ -376,14 +380,14 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
     else:  # pragma: no cover - schema bug
         raise TypeError(f"unsupported schema type {tp!r} at {path}")
     if not ok:
-        raise ParamsError(f"params.yaml: {path}: expected {_type_name(tp)}, got {value!r}")
+        raise ParamsError(f"params.yaml: {path}: expected {_type_name(tp)}, got {_short(value)}")
     return value
 
 
 def _build(cls: type, raw: Any, path: str) -> Any:
     where = path or "top level"
     if not isinstance(raw, Mapping):
-        raise ParamsError(f"params.yaml: {where}: expected a mapping, got {raw!r}")
+        raise ParamsError(f"params.yaml: {where}: expected a mapping, got {_short(raw)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields), key=str)
@@ -402,7 +406,7 @@ def _build(cls: type, raw: Any, path: str) -> Any:
         check = fld.metadata.get("check")
         problem = check(value) if check else None
         if problem:
-            raise ParamsError(f"params.yaml: {key_path}: expected {problem}, got {raw[name]!r}")
+            raise ParamsError(f"params.yaml: {key_path}: expected {problem}, got {_short(raw[name])}")
         values[name] = value
     return cls(**values)
 
@@ -431,17 +435,45 @@ def params_from_dict(raw: Any) -> Params:
     return params
 
 
+MAX_PARAMS_BYTES = 1 << 20
+"""Largest params file :func:`load_params` reads (1 MiB; the default profile is about 5 KiB)."""
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: an error message never echoes a whole file."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate ``params.yaml`` (raises :class:`ParamsError` naming file and key)."""
+    """Read and validate ``params.yaml`` (raises :class:`ParamsError` naming file and key).
+
+    The file must be a regular file of at most :data:`MAX_PARAMS_BYTES`; a folder,
+    a device such as ``/dev/zero`` or an unreadable file is a one-line error, and
+    no message quotes more than a few dozen characters of the file.
+    """
+    from seedbench.core.files import read_bounded_bytes
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_bounded_bytes(path, MAX_PARAMS_BYTES)
     except FileNotFoundError:
         raise ParamsError(f"{path}: params file not found") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: is a directory; expected a params YAML file") from None
+    except PermissionError:
+        raise ParamsError(f"{path}: permission denied; expected a readable params YAML file") from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc).removeprefix(f"{path}: ")
+        raise ParamsError(f"{path}: {reason}; expected a params YAML file of at most {MAX_PARAMS_BYTES} bytes") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not UTF-8 text (byte {exc.start}); expected a params YAML file") from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ParamsError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or 'cannot parse'}") from None
     try:
         return params_from_dict(raw)
     except ParamsError as exc:

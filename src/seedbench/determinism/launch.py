@@ -1,15 +1,17 @@
-"""``python -m seedbench.determinism.launch --determinism MODE -- COMMAND ...``: run COMMAND in the environment of MODE.
+"""``python -m seedbench.determinism.launch --params params.yaml -- COMMAND ...``: run COMMAND in the environment of a mode.
 
 The variables of ``portable`` mode (:data:`seedbench.determinism.modes.PORTABLE_ENV`)
 must be in the environment before Python starts: torch, MKL, oneDNN and
 OpenBLAS read them once, when they first run. A DVC stage command is one shell
 string, so dvc.yaml starts the train stage through this launcher::
 
-    python -m seedbench.determinism.launch --determinism ${train.determinism} -- python stages/train.py ...
+    python -m seedbench.determinism.launch --params params.yaml -- python stages/train.py --params params.yaml
 
-which replaces itself (``os.execvpe``) with COMMAND, the environment being
+The mode is ``train.determinism`` of the (validated) params file, never text interpolated into
+the shell command (``--determinism MODE`` names it directly, for use by hand). The launcher
+replaces itself (``os.execvpe``) with COMMAND, the environment being
 :func:`seedbench.determinism.modes.launch_environment`. ``native`` changes nothing.
-The launcher imports neither torch nor numpy; the stage then checks the
+The launcher never imports torch; the stage then checks the
 variables again (``seedbench.determinism.modes.require_mode_environment``), so a
 stage started without the launcher is refused, not silently native.
 """
@@ -32,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start COMMAND with the environment variables of a determinism mode set before it starts.",
         epilog="example: python -m seedbench.determinism.launch --determinism portable -- python stages/train.py --params params.yaml ...",
     )
-    parser.add_argument("--determinism", required=True, choices=MODES, help="params.yaml: train.determinism")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--determinism", choices=MODES, help="the mode, by hand")
+    mode.add_argument("--params", help="a params file: its train.determinism (validated) is the mode")
     parser.add_argument("--print-env", action="store_true", help="print the variables the mode sets and exit")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command to run")
     return parser
@@ -41,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and exec the command (returns only with ``--print-env`` or on a usage error)."""
     args = build_parser().parse_args(argv)
+    if args.params is not None:
+        from seedbench.core.params import load_params
+
+        args.determinism = load_params(args.params).train.determinism
     if args.print_env:
         for name, value in mode_environment(args.determinism).items():
             print(f"{name}={value}")

@@ -24,13 +24,21 @@ oversubscribed cores only slow every worker down. The result is the same
 ``dvc.lock`` as a sequential ``dvc repro`` — each stage is the same process
 with the same params (the thread count is a param, recorded in each run's
 manifest) — only sooner.
+
+Ctrl-C stops everything :func:`repro` started within a second or two: every
+``dvc`` child runs in its own process group (:class:`Children`), queued
+batches are cancelled, running groups get SIGINT (DVC and the stage clean up)
+and SIGKILL after :data:`STOP_GRACE_SECONDS`; then ``KeyboardInterrupt``
+reaches the CLI edge (one line, exit 130).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -138,21 +146,73 @@ def make_plan(deps: dict[str, set[str]], changed: set[str] | None, groups: Seque
     return Plan(upstream=tuple(upstream), units=tuple(chosen), skipped_units=len(units) - len(chosen))
 
 
-def changed_stages(repo: str | os.PathLike[str], dvc: Sequence[str] = ("dvc",)) -> set[str]:
+def changed_stages(repo: str | os.PathLike[str], dvc: Sequence[str] = ("dvc",), children: Children | None = None) -> set[str]:
     """Stages that ``dvc status`` reports as changed (would rerun)."""
-    done = subprocess.run([*dvc, "status", "--json"], cwd=repo, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise StageError(f"dvc status failed: {done.stderr.strip()[-2000:]}")
+    code, stdout, stderr = (children or Children()).run([*dvc, "status", "--json"], repo, None)
+    if code != 0:
+        raise StageError(f"dvc status failed: {stderr.strip()[-2000:]}")
     try:
-        status = json.loads(done.stdout or "{}")
+        status = json.loads(stdout or "{}")
     except ValueError:
-        raise StageError(f"dvc status --json: unreadable output {done.stdout[:200]!r}") from None
+        raise StageError(f"dvc status --json: unreadable output {stdout[:200]!r}") from None
     return {name.split(":")[-1] for name in status}
 
 
-def _dvc(args: Sequence[str], repo: str | os.PathLike[str], env: dict[str, str] | None) -> tuple[int, str]:
-    done = subprocess.run(list(args), cwd=repo, capture_output=True, text=True, env=env, check=False)
-    return done.returncode, f"{done.stdout}{done.stderr}"
+STOP_GRACE_SECONDS = 1.0
+"""How long an interrupted child group may take to exit on SIGINT before it gets SIGKILL."""
+
+
+class Children:
+    """Child processes, each in its own process group, that :meth:`stop` ends together with everything they started.
+
+    A terminal's Ctrl-C reaches only the foreground group (this process); the
+    children, being in their own groups, are stopped by :meth:`stop` instead,
+    which also covers a SIGINT sent to this process alone. Thread-safe: the
+    worker threads :meth:`run`, the main thread :meth:`stop`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[str]] = set()
+        self._stopping = False
+
+    def run(self, args: Sequence[str], repo: str | os.PathLike[str], env: dict[str, str] | None) -> tuple[int, str, str]:
+        """Run ``args`` in ``repo``; returns (exit status, stdout, stderr). After :meth:`stop`: 130, nothing started."""
+        with self._lock:
+            if self._stopping:
+                return 130, "", "not started: interrupted"
+            proc = subprocess.Popen(list(args), cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, start_new_session=True)
+            self._running.add(proc)
+        try:
+            out, err = proc.communicate()
+        finally:
+            with self._lock:
+                self._running.discard(proc)
+        return proc.returncode, out or "", err or ""
+
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> int:
+        """Start nothing more; SIGINT every running group, SIGKILL what is left after ``grace`` s; returns how many."""
+        with self._lock:
+            self._stopping = True
+            procs = list(self._running)
+        for proc in procs:
+            _signal_group(proc.pid, signal.SIGINT)
+        deadline = time.monotonic() + grace
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(proc.pid, signal.SIGKILL)  # also whatever the child started and left behind
+        return len(procs)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -188,6 +248,21 @@ def repro(
         When a stage fails; every other unit still runs first (like ``make -k``).
     """
     check_thread_budget(jobs, torch_threads, cores)
+    children = Children()
+    try:
+        return _repro(repo, jobs=jobs, dvc=dvc, env=env, echo=echo, children=children)
+    except KeyboardInterrupt:
+        stopped = children.stop()
+        echo(f"seedbench repro: interrupted; stopped {stopped} running dvc process group(s), started nothing more")
+        raise
+
+
+def _repro(repo: str | os.PathLike[str], *, jobs: int, dvc: Sequence[str], env: dict[str, str] | None,
+           echo: Callable[[str], None], children: Children) -> Report:
+    def _dvc(args: Sequence[str], repo: str | os.PathLike[str], env: dict[str, str] | None) -> tuple[int, str]:
+        code, out, err = children.run(args, repo, env)
+        return code, f"{out}{err}"
+
     report = Report(jobs=jobs)
     started = time.perf_counter()
     deps = stage_graph(repo)
@@ -196,7 +271,7 @@ def repro(
         code, out = _dvc([*dvc, "--wait-for-lock", "repro", *plan.upstream], repo, env)
         if code != 0:
             raise StageError(f"dvc repro {' '.join(plan.upstream)} failed:\n{_tail(out)}")
-    plan = make_plan(deps, changed_stages(repo, dvc))
+    plan = make_plan(deps, changed_stages(repo, dvc, children))
     report.upstream_seconds = time.perf_counter() - started
     batches = deal(plan.units, 2 * jobs)
     echo(f"seedbench repro: {len(plan.units)} runs to reproduce, {plan.skipped_units} up to date; "
@@ -204,8 +279,9 @@ def repro(
 
     started = time.perf_counter()
     failures: list[str] = []
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_run_batch, batch, repo, dvc, env): batch for batch in batches}
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = {pool.submit(_run_batch, batch, repo, dvc, env, children): batch for batch in batches}
         for n, future in enumerate(as_completed(futures), start=1):
             batch = futures[future]
             code, out, seconds = future.result()
@@ -215,6 +291,8 @@ def repro(
             echo(line)
             if code != 0:
                 failures.append(f"batch {names}:\n{_tail(out)}")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # on Ctrl-C: queued batches never start
     report.parallel_seconds = time.perf_counter() - started
     if failures:
         raise StageError(f"{len(failures)} of {len(batches)} batches failed (finished runs are cached):\n"
@@ -268,11 +346,11 @@ def deal(units: Sequence[tuple[str, ...]], n: int) -> list[list[tuple[str, ...]]
 
 
 def _run_batch(batch: Sequence[tuple[str, ...]], repo: str | os.PathLike[str], dvc: Sequence[str],
-               env: dict[str, str] | None) -> tuple[int, str, float]:
+               env: dict[str, str] | None, children: Children) -> tuple[int, str, float]:
     started = time.perf_counter()
     stages = [stage for unit in batch for stage in unit]
-    code, out = _dvc([*dvc, "--wait-for-lock", "repro", "--single-item", "--keep-going", *stages], repo, env)
-    return code, out, time.perf_counter() - started
+    code, out, err = children.run([*dvc, "--wait-for-lock", "repro", "--single-item", "--keep-going", *stages], repo, env)
+    return code, f"{out}{err}", time.perf_counter() - started
 
 
 def default_cores() -> int | None:

@@ -387,11 +387,24 @@ def _human_size(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+MAX_DESCRIBE_BYTES = 64 << 20
+"""Largest file ``seedbench describe`` reads (64 MiB; NASA's largest C-MAPSS file is about 10 MiB)."""
+
+
+def _check_describable_file(path: Path) -> None:
+    """Refuse a file over :data:`MAX_DESCRIBE_BYTES` before reading it (messages never echo file content)."""
+    size = path.stat().st_size
+    if size > MAX_DESCRIBE_BYTES:
+        raise DataFormatError(f"{path}: {size} bytes, more than the {MAX_DESCRIBE_BYTES} bytes describe reads")
+
+
 def _describe_croissant(path: Path) -> list[str]:
+    from seedbench.core.files import read_bounded_bytes
+
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise DataFormatError(f"{path}: not valid JSON ({exc})") from None
+        doc = json.loads(read_bounded_bytes(path, MAX_DESCRIBE_BYTES).decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included; messages give positions only
+        raise DataFormatError(f"{path}: not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(doc, dict) or "distribution" not in doc:
         raise DataFormatError(f"{path}: not a Croissant dataset description (no distribution)")
     lines = [
@@ -435,8 +448,11 @@ def describe_path(path: str | Path) -> str:
     p = Path(path)
     if not p.exists():
         raise DataFormatError(f"{p}: no such file or folder")
+    if not (p.is_file() or p.is_dir()):
+        raise DataFormatError(f"{p}: not a regular file or folder; expected a data folder, a C-MAPSS file or a Croissant JSON file")
     lines: list[str] = []
     if p.is_file():
+        _check_describable_file(p)
         if p.suffix == ".json":
             return "\n".join(_describe_croissant(p)) + "\n"
         if parse_raw_file_name(p.name):

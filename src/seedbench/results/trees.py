@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from seedbench.core.errors import DataFormatError, SeedbenchError
-from seedbench.core.names import PREDICTIONS_FILENAME, RESULTS_FILENAME, RunKey
+from seedbench.core.names import PREDICTIONS_FILENAME, RESULTS_FILENAME, RunKey, run_dir
 from seedbench.core.params import Params, params_from_dict
 from seedbench.results.index import run_key, run_name
 
@@ -42,13 +42,12 @@ class ResultTree:
 
 def run_path(key: RunKey, filename: str) -> str:
     """``runs/<dataset>/<method>/rep_<r>/<filename>`` (POSIX, repository-relative)."""
-    dataset, method, replicate = key
-    return f"runs/{dataset}/{method}/rep_{replicate}/{filename}"
+    return f"{run_dir(key)}/{filename}"
 
 
 def expected_runs(params: Params) -> list[RunKey]:
     """Every (dataset, method, replicate) the params ask for, in params order."""
-    return [(d, m, int(r)) for d in params.data.datasets for m in params.methods for r in params.replicates]
+    return params.runs()
 
 
 def collect_results(read: ReadBytes, params: Params, *, where: str) -> list[dict[str, Any]]:

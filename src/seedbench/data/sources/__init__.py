@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seedbench.core.errors import SourceError
+from seedbench.core.errors import DataFormatError, SourceError
 from seedbench.data.record import RawFile
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -63,14 +63,16 @@ def fetch_source(data_params: DataParams, staging_dir: str | Path) -> tuple[list
         from seedbench.data.sources.local import fetch_local
 
         loc = data_params.local
-        return fetch_local(
+        fetched = fetch_local(
             datasets, path=loc.path, link=loc.link, expected_sha256=dict(loc.expected_sha256), out_dir=staging_dir
         )
+        check_cmapss_format(staging_dir, datasets, origin=f"data.local.path {loc.path}")
+        return fetched
     if source == "hf":
         from seedbench.data.sources.hf import HubMetadata, fetch_hf
 
         h = data_params.hf
-        return fetch_hf(
+        fetched = fetch_hf(
             datasets,
             repo_id=h.repo_id,
             repo_type=h.repo_type,
@@ -81,4 +83,23 @@ def fetch_source(data_params: DataParams, staging_dir: str | Path) -> tuple[list
             metadata=HubMetadata(**asdict(h.metadata)),
             out_dir=staging_dir,
         )
+        check_cmapss_format(staging_dir, datasets, origin=f"data.hf.repo_id {h.repo_id}")
+        return fetched
     raise SourceError(f"data.source: unknown source {source!r}; choose from builtin, local, hf")
+
+
+def check_cmapss_format(staging_dir: str | Path, datasets: list[str], *, origin: str) -> None:
+    """Read every fetched subset back with the C-MAPSS reader; a malformed file is a :class:`DataFormatError`.
+
+    The message names the file as fetched (``FD001/train_FD001.txt, line 7``)
+    and ``origin`` (where it came from), not the staging folder.
+    """
+    from seedbench.data.cmapss import read_subset
+
+    staging = Path(staging_dir)
+    for dataset in datasets:
+        try:
+            read_subset(staging / dataset, dataset)
+        except DataFormatError as exc:
+            message = str(exc).replace(f"{staging}/", "")
+            raise DataFormatError(f"fetch from {origin}: {message} (nothing was written to data/raw)") from None

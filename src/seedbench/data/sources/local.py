@@ -6,12 +6,17 @@ three files of every subset side by side (``train_FD001.txt``,
 ``data.datasets`` is copied (hashed in the same pass) or hard-linked into
 ``<out_dir>/<dataset>/``; an optional ``sha256:<hex>`` pin per file name turns
 a changed file into a :class:`~seedbench.core.errors.DataIntegrityError`.
+
+The folder is not trusted (a zip can carry symbolic links): a file is taken
+only when it resolves to a regular file inside the folder, so a link to
+``/etc/passwd`` or a device is refused before a byte is read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +50,35 @@ def _check_inputs(folder: Path, datasets: list[str]) -> None:
             f"data.local.path: folder {folder} not found; expected NASA's C-MAPSS folder (the zip's CMAPSSData/) "
             "holding train_FD001.txt, test_FD001.txt, RUL_FD001.txt, ...; unzip it there or change data.local.path"
         )
-    missing = [name for d in datasets for name in raw_file_names(d) if not (folder / name).is_file()]
+    missing = [name for d in datasets for name in raw_file_names(d) if not (folder / name).exists()]
     if missing:
         raise SourceError(
             f"data.local.path: {folder} has no {', '.join(missing)} (needed for data.datasets: {', '.join(datasets)})"
         )
+
+
+def contained_file(folder: Path, name: str) -> Path:
+    """``folder/name`` resolved (symbolic links followed), refused unless a regular file inside ``folder``.
+
+    Raises :class:`SourceError` naming the file and where it points: a link out of
+    the folder (``train_FD001.txt -> /etc/passwd``), a dangling link, or something
+    that is not a regular file (a device, a FIFO, a folder).
+    """
+    path = folder / name
+    root = folder.resolve()
+    target = path.resolve()
+    if not target.is_relative_to(root):
+        raise SourceError(
+            f"data.local.path: {path} is a link to {target}, outside {folder}; the local source takes only files "
+            f"inside its folder: copy the file there instead of linking it"
+        )
+    try:
+        mode = target.stat().st_mode
+    except OSError as exc:
+        raise SourceError(f"data.local.path: {path}: cannot read it ({exc.strerror}); expected a C-MAPSS text file") from None
+    if not stat.S_ISREG(mode):
+        raise SourceError(f"data.local.path: {path} is not a regular file; expected a C-MAPSS text file")
+    return target
 
 
 def _place(src: Path, dst: Path, link: bool) -> tuple[str, int]:
@@ -102,7 +131,8 @@ def fetch_local(
     Raises
     ------
     SourceError
-        Missing folder or file, or a hard link that cannot be made.
+        Missing folder or file, a file that is a link out of the folder or not a regular
+        file, or a hard link that cannot be made.
     DataIntegrityError
         A file's sha256 differs from its pin (message: file, expected, actual).
     """
@@ -114,7 +144,7 @@ def fetch_local(
         (out / dataset).mkdir(parents=True, exist_ok=True)
         for name in raw_file_names(dataset):
             src = folder / name
-            sha256, size = _place(src, out / dataset / name, link)
+            sha256, size = _place(contained_file(folder, name), out / dataset / name, link)
             expected = expected_sha256.get(name)
             if expected is not None and expected != sha256:
                 raise DataIntegrityError(
