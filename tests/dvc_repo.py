@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,9 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-_EMPTY_AWS_FILE = Path(tempfile.gettempdir()) / f"seedbench-tests-empty-aws-config-{os.getuid()}"
-_EMPTY_AWS_FILE.write_text("")
+_NO_AWS_FILE = os.devnull
+"""botocore treats a config/credentials path that is not a regular file as empty: ~/.aws is never read, and
+nothing is written at import."""
 
 
 def dvc_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -44,8 +44,8 @@ def dvc_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         no_proxy="127.0.0.1,localhost",
         # botocore: never ask an instance-metadata address, never read ~/.aws, give up on the first failure.
         AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=str(_EMPTY_AWS_FILE),
-        AWS_SHARED_CREDENTIALS_FILE=str(_EMPTY_AWS_FILE),
+        AWS_CONFIG_FILE=_NO_AWS_FILE,
+        AWS_SHARED_CREDENTIALS_FILE=_NO_AWS_FILE,
         AWS_MAX_ATTEMPTS="1",
     )
     env.update(extra or {})

@@ -7,7 +7,7 @@ server; the bucket is created at start and buckets are *not* created on demand
 
 The server is a child process stopped by its PID: :meth:`SeaweedS3.kill`
 (SIGKILL, a crash), :meth:`SeaweedS3.stop` (SIGTERM, then SIGKILL after a grace
-period); :meth:`SeaweedS3.start` again reuses the same data folder and ports.
+period); :meth:`SeaweedS3.start` again reuses the same data folder, on fresh ports.
 """
 
 from __future__ import annotations
@@ -78,10 +78,15 @@ class SeaweedS3:
         return f"http://127.0.0.1:{self.ports['s3']}"
 
     def start(self, timeout: float = 30.0) -> SeaweedS3:
-        """Start (or restart) the server and wait until the bucket answers a signed request."""
-        if not self.ports:
-            self.ports = dict(zip(_PORT_NAMES, free_port_block(), strict=True))
+        """Start (or restart) the server and wait until the bucket answers a signed request.
+
+        Every start takes a fresh block of free ports (a restart never reuses ports released while it was
+        down: another process may hold them by now), so :attr:`endpoint` changes: point clients at it again.
+        """
+        self.ports = dict(zip(_PORT_NAMES, free_port_block(), strict=True))
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        scratch = self.data_dir.parent / f"{self.data_dir.name}.tmp"  # weed's unix sockets, not the system /tmp
+        scratch.mkdir(exist_ok=True)
         args = [
             weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
@@ -91,7 +96,7 @@ class SeaweedS3:
             "-s3.autoCreateBucket=false", f"-bucket={self.bucket}",
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(AWS_ACCESS_KEY_ID=self.access_key, AWS_SECRET_ACCESS_KEY=self.secret_key)
+        env.update(AWS_ACCESS_KEY_ID=self.access_key, AWS_SECRET_ACCESS_KEY=self.secret_key, TMPDIR=str(scratch))
         log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir)
         log.close()

@@ -23,24 +23,48 @@ from seedbench.core.stagetiming import (
 from seedbench.results.predictions import Predictions, write_predictions
 
 
-def test_without_the_variable_nothing_is_written(tmp_path: Path) -> None:
-    with timed_stage("fetch", environ={}):
-        pass
+def test_without_the_variable_nothing_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a default file name would land here
+    for environ in ({}, {TIMINGS_ENV: ""}, {"OTHER": "timings.jsonl"}):
+        with timed_stage("fetch", environ=environ):
+            pass
     assert list(tmp_path.iterdir()) == []
+    with timed_stage("fetch", environ={TIMINGS_ENV: "timings.jsonl"}):  # positive control: the same call writes
+        pass
+    assert [p.name for p in tmp_path.iterdir()] == ["timings.jsonl"]
 
 
 def test_a_finished_block_appends_one_record_with_its_times_and_memory(tmp_path: Path) -> None:
     target = tmp_path / "timings.jsonl"
     with timed_stage("train@FD001-mlp-0", environ={TIMINGS_ENV: str(target)}):
         time.sleep(0.05)
-        busy = np.ones(4_000_000).sum()  # some CPU and ~32 MB of memory
+        busy = np.ones(4_000_000).sum()  # some CPU
     assert busy == 4_000_000
     (record,) = read_timings(target)
     assert record["stage"] == "train@FD001-mlp-0" and record["pid"] == os.getpid()
     assert 0.05 <= record["compute_s"] < 30
     assert 0 < record["cpu_s"] <= record["compute_s"] + 0.05
     assert record["process_s"] >= record["compute_s"]
-    assert record["peak_rss_bytes"] > 32_000_000
+
+
+def test_peak_memory_is_the_processes_peak(tmp_path: Path) -> None:
+    """A fresh process (python + numpy, well under 100 MB) touches 400 MB inside the block: the record says so."""
+    target = tmp_path / "timings.jsonl"
+    code = textwrap.dedent(
+        f"""
+        import numpy as np
+        from seedbench.core.stagetiming import peak_rss_bytes, timed_stage
+        before = peak_rss_bytes()
+        with timed_stage("train@FD001-mlp-0", environ={{"{TIMINGS_ENV}": {str(target)!r}}}):
+            block = np.ones(50_000_000)  # 400 MB, every page touched
+        print(before)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    before = int(proc.stdout)
+    (record,) = read_timings(target)
+    assert before < 200_000_000
+    assert record["peak_rss_bytes"] >= 400_000_000 > before * 2
 
 
 def test_a_failed_block_writes_nothing(tmp_path: Path) -> None:
