@@ -59,7 +59,7 @@ class ReplayTarget:
 
 
 def _git(repo: Path, *args: str) -> str | None:
-    proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
@@ -130,7 +130,7 @@ def scratch_worktree(repo: str | Path, commit: str, keep: bool = False) -> Itera
     parent = Path(tempfile.mkdtemp(prefix="seedbench-replay-"))
     path = parent / "checkout"
     proc = subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(path), commit], cwd=root,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         shutil.rmtree(parent, ignore_errors=True)
         raise ReplayError(f"cannot create a scratch worktree of {root} at {commit[:12]}: {proc.stderr.strip()}")
@@ -138,9 +138,9 @@ def scratch_worktree(repo: str | Path, commit: str, keep: bool = False) -> Itera
         yield path
     finally:
         if not keep:
-            subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=root, capture_output=True)
+            subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=root, capture_output=True, check=False)
             shutil.rmtree(parent, ignore_errors=True)
-            subprocess.run(["git", "worktree", "prune"], cwd=root, capture_output=True)
+            subprocess.run(["git", "worktree", "prune"], cwd=root, capture_output=True, check=False)
 
 
 def write_params(checkout: Path, config: dict[str, Any]) -> Path:
