@@ -1,14 +1,14 @@
 """DVC stage `publish`: Croissant descriptions, the checklist, and the experiment manifest.
 
-Writes publish/croissant/<dataset>.json and publish/CHECKLIST.md (deterministic DVC outs) and
-publish/manifest.json (provenance: not a DVC out, see .dvcignore).
+Writes publish/croissant/<dataset>.json, publish/CHECKLIST.md and publish/manifest.json (deterministic
+DVC outs) and publish/volatile.json (times, host, git state: neither git- nor DVC-tracked).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import time
 from pathlib import Path
 
 from seedbench.core.edge import run_user_errors_as_messages
@@ -18,17 +18,16 @@ from seedbench.core.stagetiming import timed_stage
 from seedbench.data.record import data_hashes, read_source_record
 from seedbench.provenance.dvclock import (
     DVC_LOCK,
-    pipeline_git_state,
+    DVC_YAML,
+    code_hashes,
+    pipeline_code_deps,
     read_yaml,
     stage_lock_record,
 )
 from seedbench.provenance.environment import environment_record, library_versions
-from seedbench.provenance.manifest import (
-    build_manifest,
-    config_hash,
-    utc_now_iso,
-    write_manifest,
-)
+from seedbench.provenance.manifest import build_manifest, config_hash, write_manifest
+from seedbench.provenance.runmanifest import volatile_record
+from seedbench.provenance.volatile import experiment_from_environ, write_volatile
 from seedbench.publishing.checklist import checklist_markdown
 from seedbench.publishing.croissant import PublishInfo, write_croissant_files
 from seedbench.publishing.experiment import (
@@ -39,6 +38,7 @@ from seedbench.publishing.experiment import (
     read_run_manifests,
     run_entries,
     run_keys,
+    training_seconds,
 )
 
 
@@ -51,7 +51,6 @@ def main() -> None:
     parser.add_argument("--out", default="publish")
     args = parser.parse_args()
     with timed_stage("publish"):  # the stage's own work, for $SEEDBENCH_TIMINGS
-        started = time.perf_counter()
         params = load_params(args.params)
         config = params_as_dict(params)
         out = Path(args.out)
@@ -68,20 +67,17 @@ def main() -> None:
         run_manifests = read_run_manifests(Path(args.runs), keys)
         lock = read_yaml(DVC_LOCK) if Path(DVC_LOCK).is_file() else {}
         runs = run_entries(Path(args.runs), keys, run_manifests, lock)
-        training_seconds = sum(m.get("wall_clock_seconds") or 0.0 for m in run_manifests)
         manifest = build_manifest(
-            kind="experiment", run_id=f"experiment-seed{params.seed}", created_at=utc_now_iso(),
-            git=pipeline_git_state("."),
+            kind="experiment", run_id=f"experiment-seed{params.seed}", code_hashes=code_hashes(".", pipeline_code_deps(read_yaml(DVC_YAML))),
             code_versions=library_versions(), seeds=seeds, determinism=merged_determinism(run_manifests),
             data_hashes=hashes, config=config, env=environment_record(), gpu=merged_gpu_record(run_manifests),
-            wall_clock_seconds=training_seconds, leakage=leakage_summary(run_manifests),
-            dvc_lock=stage_lock_record(".", "publish", config),
-            runs=runs,
-            extra={"publish_seconds": time.perf_counter() - started,
-                   "wall_clock_seconds_is": "sum of the runs' training wall-clock seconds",
-                   "croissant": [c.as_posix() for c in croissant], "checklist": (out / "CHECKLIST.md").as_posix()},
+            leakage=leakage_summary(run_manifests), dvc_lock=stage_lock_record(".", "publish", config), runs=runs,
+            extra={"croissant": [c.as_posix() for c in croissant], "checklist": (out / "CHECKLIST.md").as_posix()},
         )
-        path = write_manifest(manifest, out)
+        path = write_manifest(manifest, out)  # deterministic: a DVC out (travels with dvc exp push, checkout)
+        write_volatile(volatile_record(manifest, kind="experiment",
+                                       wall_clock_seconds=training_seconds(Path(args.runs), keys, run_manifests),
+                                       experiment=experiment_from_environ(os.environ)), out)
         stale = [r["run_id"] for r in runs if r["dvc_lock_matches_run_manifest"] is False]
         note = f"; run manifests older than dvc.lock: {', '.join(stale)}" if stale else ""
         print(f"publish: {path}, {len(croissant)} Croissant file(s), {out / 'CHECKLIST.md'} ({len(runs)} runs{note})", file=sys.stderr)

@@ -36,7 +36,8 @@ from seedbench.determinism.modes import require_mode_environment, startup_enviro
 from seedbench.determinism.seeding import set_global_seeds, set_torch_threads  # noqa: E402
 from seedbench.provenance.environment import cpu_flags_summary  # noqa: E402
 from seedbench.provenance.manifest import write_manifest  # noqa: E402
-from seedbench.provenance.runmanifest import run_manifest  # noqa: E402
+from seedbench.provenance.runmanifest import run_manifest, volatile_record  # noqa: E402
+from seedbench.provenance.volatile import experiment_from_environ, write_volatile  # noqa: E402
 from seedbench.results.predictions import Predictions, write_predictions  # noqa: E402
 from seedbench.training.live import EpochLogger  # noqa: E402
 
@@ -98,9 +99,11 @@ def main(argv: list[str] | None = None) -> None:
         manifest = run_manifest(
             dataset=args.dataset, method=args.method, replicate=args.replicate, params=params, seeds=seeds,
             determinism=determinism, torch_threads=threads, leakage=leakage, training_summary=outcome.summary(),
-            raw_dir=args.raw, prepared_dir=args.prepared, wall_clock_seconds=time.perf_counter() - started,
+            raw_dir=args.raw, prepared_dir=args.prepared,
         )
-        write_manifest(manifest, out)
+        write_manifest(manifest, out)  # deterministic: a DVC out, restored with the results by the run-cache
+        write_volatile(volatile_record(manifest, kind="run", wall_clock_seconds=time.perf_counter() - started,
+                                       experiment=experiment_from_environ(os.environ)), out)
         status = "DIVERGED (predictions are NaN)" if outcome.diverged else f"best epoch {outcome.best_epoch}"
         print(f"{label}: {status}, {time.perf_counter() - started:.1f} s", file=sys.stderr)
 

@@ -127,7 +127,7 @@ def _cmd_describe(args: argparse.Namespace) -> int:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from seedbench.verify.replay import replay, report_text
 
-    report = replay(args.manifest, repo=args.repo, rerun=not args.no_rerun, level=args.level)
+    report = replay(args.target, repo=args.repo, rerun=not args.no_rerun, level=args.level, keep_scratch=args.keep_scratch)
     sys.stdout.write(report_text(report))
     return 0 if report.passed else EXIT_CHECK_FAILED
 
@@ -219,17 +219,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = _add(
         sub, "replay",
-        "Replay a published experiment: refuse a dirty manifest, check the commit, params, library versions and raw-data "
-        "sha256, re-run `dvc repro --force aggregate`, then compare with the published results at the best level this "
-        "machine allows (exit 1 when the comparison fails, 2 when the replay cannot start).",
-        "seedbench replay publish/manifest.json", _cmd_replay,
+        "Replay an experiment in a scratch git worktree (your workspace is untouched): refuse results from code no commit "
+        "holds, apply its exact params, check library versions and raw-data sha256, re-run `dvc repro --force aggregate`, "
+        "then compare with its published results at the best level this machine allows (exit 1 when the comparison "
+        "fails, 2 when the replay cannot start).",
+        "seedbench replay seed33", _cmd_replay,
     )
-    replay.add_argument("manifest", help="the experiment manifest, e.g. publish/manifest.json")
-    replay.add_argument("--repo", default=".", help="the checkout to replay in (default: .)")
+    replay.add_argument("target", help="an experiment name (dvc exp list), branch, tag or commit, "
+                                       "or a manifest file such as publish/manifest.json")
+    replay.add_argument("--repo", default=".", help="the repository (default: .)")
+    replay.add_argument("--keep-scratch", action="store_true", help="keep the scratch worktree (its path is printed)")
     replay.add_argument("--level", choices=("bit", "seed", "distribution"), default=None,
                         help="compare at this level instead of the best the environment allows")
     replay.add_argument("--no-rerun", action="store_true",
-                        help="do not run the pipeline; compare the results already in the workspace")
+                        help="no scratch checkout, no re-run: compare the results already in --repo's workspace")
 
     for action, verb in (("push", "Upload the DVC-cached outputs to a remote"), ("pull", "Download them from a remote")):
         transfer = _add(sub, action, f"{verb} (`dvc {action}`), turning a failure into a hint that names the remote "

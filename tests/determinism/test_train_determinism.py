@@ -130,7 +130,7 @@ def test_same_seed_in_separate_processes_gives_identical_files(workspace: Path, 
     state_b = torch.load(b / "model.pt", weights_only=True)
     assert list(state_a) == list(state_b)
     assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
-    assert sorted(p.name for p in a.iterdir()) == ["dvclive", "manifest.json", "model.pt", "predictions.csv"]
+    assert sorted(p.name for p in a.iterdir()) == ["dvclive", "manifest.json", "model.pt", "predictions.csv", "volatile.json"]
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -3,8 +3,10 @@
 The README recipe ("Many machines"), step by step: the project is set up once
 (the data stages run and pushed); clone A runs seed set 42, clone B seed set 33
 (at the same time, as two machines would), each `dvc exp push`es; clone A
-`dvc exp pull`s B's experiment and `seedbench compare` checks the two at the
-distribution-stable level. Micro profile (FD001 × linear × 2 seeds).
+`dvc exp pull`s B's experiment, `seedbench compare` checks the two at the
+distribution-stable level, `seedbench replay seeds33` re-runs B's experiment on A
+bit for bit, and the experiment's publish/manifest.json on A is B's (B's environment:
+B ran with OMP_NUM_THREADS=1, A with 2). Micro profile (FD001 × linear × 2 seeds).
 """
 
 from __future__ import annotations
@@ -62,9 +64,9 @@ def test_two_clones_share_experiments_through_git_and_s3(tmp_path: Path, s3: Sea
         clones[name] = clone
     jobs = {
         name: subprocess.Popen(["dvc", "exp", "run", "--pull", "-n", f"seeds{seed}", "-S", f"seed={seed}"],
-                               cwd=clones[name], env=dvc_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
-        for name, seed in (("A", 42), ("B", 33))
+                               cwd=clones[name], env=dvc_env({"OMP_NUM_THREADS": threads}), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+        for name, seed, threads in (("A", 42, "2"), ("B", 33, "1"))
     }
     for name, job in jobs.items():
         out, _ = job.communicate(timeout=300)
@@ -89,6 +91,20 @@ def test_two_clones_share_experiments_through_git_and_s3(tmp_path: Path, s3: Sea
     b_summary = json.loads((clones["B"] / "reports" / "summary.json").read_text())
     assert _exp_metrics(json.loads(shown), "seeds33") == {k: v for k, v in b_summary.items() if v is not None}
     assert corrupt_dvc_objects(s3.objects("shared")) == []
+
+    # A replays B's experiment: code, params and provenance all came with `dvc exp pull`.
+    replayed = run(["seedbench", "replay", "seeds33"], a, check=False)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr[-3000:]
+    assert "(experiment seeds33)" in replayed.stderr and "replay: bit-exact: PASS (2 of 2 runs pass)" in replayed.stdout
+    # ... and its publish/manifest.json on A is B's, naming B's environment, not A's.
+    own = json.loads((a / "publish" / "manifest.json").read_text())
+    run(["dvc", "exp", "apply", "seeds33"], a)
+    applied = (a / "publish" / "manifest.json").read_bytes()
+    assert applied == (clones["B"] / "publish" / "manifest.json").read_bytes()
+    theirs = json.loads(applied)
+    assert theirs["seeds"]["experiment_seed"] == 33 and own["seeds"]["experiment_seed"] == 42
+    assert theirs["env"]["env_vars"]["OMP_NUM_THREADS"] == "1" and own["env"]["env_vars"]["OMP_NUM_THREADS"] == "2"
+    assert all(r["manifest"]["env"]["env_vars"]["OMP_NUM_THREADS"] == "1" for r in theirs["runs"])
 
 
 def _exp_metrics(shown: list[dict], name: str) -> dict:

@@ -64,10 +64,11 @@ def test_summary_metrics_have_flat_keys(pipeline: dict[str, Any]) -> None:
             assert summary[f"{key}.sem"] == pytest.approx(summary[f"{key}.std"] / math.sqrt(len(params.replicates)))
 
 
-def test_manifests_are_not_in_the_lockfile(pipeline: dict[str, Any]) -> None:
+def test_manifests_are_in_the_lockfile_and_volatile_records_are_not(pipeline: dict[str, Any]) -> None:
     lock = (pipeline["repo"] / "dvc.lock").read_text()
-    assert "manifest.json" not in lock
-    assert (pipeline["repo"] / "publish/manifest.json").is_file()
+    assert "path: publish/manifest.json" in lock and "rep_0/manifest.json" in lock
+    assert "volatile.json" not in lock
+    assert (pipeline["repo"] / "publish/volatile.json").is_file()
 
 
 def test_second_repro_reruns_nothing(pipeline: dict[str, Any]) -> None:

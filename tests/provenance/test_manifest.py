@@ -22,13 +22,11 @@ def _manifest(**overrides):  # type: ignore[no-untyped-def]
     kwargs = dict(
         kind="run",
         run_id="FD001-mlp-0",
-        created_at="2026-11-23T12:00:00+00:00",
-        git={"git_sha": "a" * 40, "dirty": False},
+        code_hashes={"stages/train.py": "0" * 32},
         code_versions=library_versions(),
         seeds=run_seeds(42, 0),
         determinism={"deterministic": True},
         leakage={"leakage": False},
-        wall_clock_seconds=1.5,
         data_hashes={"FD001/train_FD001.txt": "sha256:" + "0" * 64},
         config={"seed": 42, "train": {"lr": 0.001}},
         env=environment_record({}),
@@ -51,7 +49,7 @@ def test_written_manifest_validates_against_shipped_schema(tmp_path: Path) -> No
 
 def test_schema_rejects_a_bad_manifest(tmp_path: Path) -> None:
     data = _manifest().to_dict()
-    data["git_sha"] = "not-a-sha"
+    data["code_hashes"] = {"stages/train.py": "not-an-md5"}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, manifest_schema())
     with pytest.raises(ValueError, match="kind"):

@@ -115,10 +115,15 @@ def test_run_manifest_records_raw_hashes_seeds_env_and_the_locked_deps(tiny_pipe
     head = run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
     import torch
 
+    from seedbench.provenance.volatile import read_volatile
+
     for dataset, method, rep in run_keys(params):
         m = json.loads((repo / f"runs/{dataset}/{method}/rep_{rep}/manifest.json").read_text())
         assert m["kind"] == "run" and m["run_id"] == f"{dataset}-{method}-{rep}"
-        assert m["git_sha"] == head and m["dirty_flag"] is False
+        volatile = read_volatile(repo / f"runs/{dataset}/{method}/rep_{rep}", m)
+        assert volatile is not None and volatile["git"]["git_sha"] == head and volatile["git"]["dirty"] is False
+        assert volatile["wall_clock_seconds"] > 0 and volatile["created_at"] and volatile["host"]
+        assert "stages/train.py" in m["code_hashes"] and "src/seedbench/training/loop.py" in m["code_hashes"]
         assert m["data_hashes"] == {p: h for p, h in source.items() if p.startswith(f"{dataset}/")}
         assert m["seeds"]["experiment_seed"] == params.seed and m["seeds"]["replicate"] == rep
         assert m["config_hash"] == config_hash(m["config"]) and m["config"]["params"] == params_as_dict(params)
@@ -130,7 +135,7 @@ def test_run_manifest_records_raw_hashes_seeds_env_and_the_locked_deps(tiny_pipe
         assert m["env"]["cpu_model"] and m["env"]["platform"]
         assert m["cuda_version"] == torch.version.cuda
         assert (m["gpu_info"] is None) == (not torch.cuda.is_available())
-        assert m["wall_clock_seconds"] > 0 and m["leakage"]["leakage"] is False
+        assert m["leakage"]["leakage"] is False
         locked = lock_stage_entry(lock, f"train@{dataset}-{method}-{rep}")
         assert m["dvc_lock"]["stage"] == f"train@{dataset}-{method}-{rep}"
         assert m["dvc_lock"]["deps"] == locked["deps"], "the stage's own deps hashes must equal what DVC locked"
@@ -140,8 +145,12 @@ def test_run_manifest_records_raw_hashes_seeds_env_and_the_locked_deps(tiny_pipe
 def test_experiment_manifest_aggregates_every_run_with_its_results(tiny_pipeline: dict[str, Any]) -> None:
     repo, params = tiny_pipeline["repo"], tiny_pipeline["params"]
     m = json.loads((repo / "publish/manifest.json").read_text())
-    assert m["kind"] == "experiment" and m["dirty_flag"] is False
-    assert m["git_sha"] == run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+    from seedbench.provenance.volatile import read_volatile
+
+    volatile = read_volatile(repo / "publish", m)
+    assert m["kind"] == "experiment" and volatile is not None and volatile["git"]["dirty"] is False
+    assert volatile["git"]["git_sha"] == run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+    assert {"stages/evaluate.py", "src/seedbench/stats/metrics.py", "src/seedbench/training/loop.py"} <= set(m["code_hashes"])
     assert m["config_hash"] == config_hash(params_as_dict(params))
     assert m["seeds"] == json.loads(json.dumps(experiment_seeds(params)))
     source = json.loads((repo / "data/raw/SOURCE.json").read_text())
@@ -155,12 +164,14 @@ def test_experiment_manifest_aggregates_every_run_with_its_results(tiny_pipeline
         assert entry["model_sha256"] == file_sha256(folder / "model.pt")
         assert entry["dvc_lock_matches_run_manifest"] is True
         assert entry["manifest"] == json.loads((folder / "manifest.json").read_text())
-    assert m["wall_clock_seconds"] == pytest.approx(sum(r["manifest"]["wall_clock_seconds"] for r in m["runs"]))
+    run_seconds = [read_volatile(repo / f"runs/{r['dataset']}/{r['method']}/rep_{r['replicate']}", r["manifest"])
+                   ["wall_clock_seconds"] for r in m["runs"]]
+    assert volatile["wall_clock_seconds"] == pytest.approx(sum(run_seconds))
     assert m["leakage"]["runs_checked"] == len(keys) and m["leakage"]["leakage"] is False
     assert m["determinism"]["deterministic"] is True and "seed" in m["determinism"]["varies_between_runs"]
     assert m["dvc_lock"]["stage"] == "publish" and "reports/summary.json" in m["dvc_lock"]["deps"]
     lock = (repo / "dvc.lock").read_text()
-    assert "manifest.json" not in lock
+    assert "publish/manifest.json" in lock and "volatile.json" not in lock
 
 
 @pytest.mark.e2e
@@ -178,7 +189,8 @@ def test_checklist_is_published_with_runs_and_variation_from_the_aggregate(tiny_
     assert manifest["config_hash"] in text
     for path, digest in manifest["data_hashes"].items():
         assert f"| {path} | `{digest.removeprefix('sha256:')}` |" in text
-    assert manifest["git_sha"] not in text, "the checklist is a DVC out: no commit-dependent values"
+    head = run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+    assert head not in text, "the checklist is a DVC out: no commit-dependent values"
 
 
 @pytest.mark.e2e

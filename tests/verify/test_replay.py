@@ -1,9 +1,10 @@
 """`seedbench replay`: refusals, level choice, verdicts — and one real replay of the tiny pipeline.
 
 The e2e tests share the session's tiny pipeline (tests/conftest.py). Refusals use altered
-*copies* of publish/manifest.json written outside the clone, and the tampered-data test restores
-the file's bytes, so the clone stays as published; the full replay (a real `dvc repro --force
-aggregate`) runs last.
+*copies* of publish/manifest.json written outside the clone (a copy has no volatile record
+beside it, so its code is looked for at HEAD), and the tampered-data test restores the file's
+bytes, so the clone stays as published; the full replay (a real `dvc repro --force aggregate`,
+in a scratch worktree) runs last.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pipeline_helpers import run
 
 from seedbench.core.errors import ReplayError
 from seedbench.verify.replay import (
-    check_checkout,
+    check_code,
     check_manifest_replayable,
     choose_level,
     config_differences,
@@ -42,7 +43,7 @@ RECORD = {"mode": "portable", "mode_env": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDN
 def experiment(**changes: Any) -> dict[str, Any]:
     run_manifest = {"run_id": "FD001-mlp-0", "kind": "run", "code_versions": dict(VERSIONS),
                     "determinism": dict(RECORD), "gpu_info": None}
-    m = {"kind": "experiment", "git_sha": "a" * 40, "dirty_flag": False, "dirty_paths": [],
+    m = {"kind": "experiment", "code_hashes": {"stages/train.py": "1" * 32, "src/seedbench/x.py": "2" * 32},
          "code_versions": dict(VERSIONS), "runs": [{"manifest": run_manifest}]}
     m.update(changes)
     return m
@@ -52,22 +53,22 @@ def here(**changes: Any) -> dict[str, Any]:
     return {**RECORD, "gpus": None, **changes}
 
 
-def test_dirty_or_unversioned_manifests_are_refused() -> None:
+def test_run_manifests_and_manifests_without_code_are_refused() -> None:
     check_manifest_replayable(experiment())
-    with pytest.raises(ReplayError, match="dirty manifest.*src/x.py"):
-        check_manifest_replayable(experiment(dirty_flag=True, dirty_paths=["src/x.py"]))
-    with pytest.raises(ReplayError, match="no git commit"):
-        check_manifest_replayable(experiment(git_sha=None, dirty_flag=None))
+    with pytest.raises(ReplayError, match="records no code"):
+        check_manifest_replayable(experiment(code_hashes={}))
     with pytest.raises(ReplayError, match="a run manifest"):
         check_manifest_replayable(experiment(kind="run"))
 
 
-def test_other_commit_is_told_the_exact_git_checkout() -> None:
-    with pytest.raises(ReplayError, match=f"run `git checkout {'a' * 40}`"):
-        check_checkout(experiment(), {"git_sha": "b" * 40, "dirty": False})
-    with pytest.raises(ReplayError, match="uncommitted changes .*stages/train.py"):
-        check_checkout(experiment(), {"git_sha": "a" * 40, "dirty": True, "dirty_paths": ["stages/train.py"]})
-    check_checkout(experiment(), {"git_sha": "a" * 40, "dirty": False})
+def test_code_no_commit_holds_is_a_dirty_manifest_naming_the_files() -> None:
+    recorded = experiment()["code_hashes"]
+    check_code(experiment(), dict(recorded), "c" * 40)
+    with pytest.raises(ReplayError, match=r"dirty manifest.*commit cccccccccccc.*src/seedbench/x.py \(changed\)"):
+        check_code(experiment(), {**recorded, "src/seedbench/x.py": "3" * 32}, "c" * 40)
+    with pytest.raises(ReplayError, match=r"stages/train.py \(not in the checkout\).*uncommitted when it ran: stages/train.py"):
+        check_code(experiment(), {"src/seedbench/x.py": "2" * 32}, "c" * 40,
+                   volatile={"git": {"dirty_paths": ["stages/train.py", "dvc.lock"]}})
 
 
 def test_level_is_bit_only_when_everything_matches() -> None:
@@ -114,35 +115,36 @@ def _altered_manifest(repo: Path, tmp_path: Path, change: Any) -> Path:
 
 
 @pytest.mark.e2e
-def test_replay_refuses_a_dirty_manifest(tiny_pipeline: dict[str, Any], tmp_path: Path) -> None:
+def test_replay_refuses_a_manifest_whose_code_no_commit_holds(tiny_pipeline: dict[str, Any], tmp_path: Path) -> None:
     repo = tiny_pipeline["repo"]
 
     def dirty(m: dict[str, Any]) -> None:
-        m.update(dirty_flag=True, dirty_paths=["src/seedbench/training/models.py"])
+        m["code_hashes"]["src/seedbench/training/models.py"] = "0" * 32
 
     result = _replay(repo, _altered_manifest(repo, tmp_path, dirty))
     assert result.returncode == 2, result.stderr
-    assert "dirty manifest" in result.stderr and "src/seedbench/training/models.py" in result.stderr
+    assert "dirty manifest" in result.stderr and "src/seedbench/training/models.py (changed)" in result.stderr
     assert "re-running" not in result.stderr
+    assert run(["git", "worktree", "list"], repo).stdout.count("\n") == 1, "the scratch worktree is removed"
 
 
 @pytest.mark.e2e
-def test_replay_names_the_git_checkout_when_at_another_commit(tiny_pipeline: dict[str, Any], tmp_path: Path) -> None:
-    repo = tiny_pipeline["repo"]
-    published = json.loads((repo / "publish/manifest.json").read_text())["git_sha"]
-    result = _replay(repo, _altered_manifest(repo, tmp_path, lambda m: m.update(git_sha="0" * 40)))
+def test_replay_of_an_unknown_revision_says_what_to_give(tiny_pipeline: dict[str, Any]) -> None:
+    result = _replay(tiny_pipeline["repo"], Path("no-such-experiment"))
     assert result.returncode == 2
-    assert f"the checkout is at {published[:12]}" in result.stderr and f"`git checkout {'0' * 40}`" in result.stderr
+    assert "'no-such-experiment' is neither a manifest file nor a revision" in result.stderr
+    assert "dvc exp list" in result.stderr
 
 
 @pytest.mark.e2e
-def test_replay_refuses_a_tampered_raw_file_before_running_anything(tiny_pipeline: dict[str, Any]) -> None:
+def test_replay_in_the_workspace_refuses_a_tampered_raw_file(tiny_pipeline: dict[str, Any]) -> None:
+    # (a re-run in a scratch checkout regenerates the raw files and checks them after the re-run instead)
     repo = tiny_pipeline["repo"]
     target = repo / "data/raw/FD001/test_FD001.txt"
     original = target.read_bytes()
     try:
         target.write_bytes(original.replace(b" ", b"  ", 1))
-        result = _replay(repo, repo / "publish/manifest.json")
+        result = _replay(repo, repo / "publish/manifest.json", "--no-rerun")
     finally:
         target.write_bytes(original)
     assert result.returncode == 2, result.stderr
@@ -166,22 +168,18 @@ def test_replay_fails_with_exit_1_when_results_differ(tiny_pipeline: dict[str, A
 def test_replay_reruns_the_pipeline_and_reproduces_the_published_results(tiny_pipeline: dict[str, Any]) -> None:
     repo, params = tiny_pipeline["repo"], tiny_pipeline["params"]
     manifest = repo / "publish/manifest.json"
-    published = manifest.read_bytes()
-    run_manifests = {p: p.read_bytes() for p in repo.glob("runs/*/*/rep_*/manifest.json")}
-    before = json.loads(run_manifests[repo / "runs/FD001/mlp/rep_0/manifest.json"])["created_at"]
-    try:
-        result = _replay(repo, manifest)
-        after = json.loads((repo / "runs/FD001/mlp/rep_0/manifest.json").read_text())["created_at"]
-    finally:  # the re-run rewrote the run manifests (new times): put the published ones back for other tests
-        for path, data in run_manifests.items():
-            path.write_bytes(data)
+    workspace = {p: p.read_bytes() for top in ("runs", "publish", "reports") for p in (repo / top).rglob("*") if p.is_file()}
+    params_before = (repo / "params.yaml").read_bytes()
+    result = _replay(repo, manifest)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "scratch checkout: " in result.stderr
+    after = {p: p.read_bytes() for top in ("runs", "publish", "reports") for p in (repo / top).rglob("*") if p.is_file()}
+    assert after == workspace and (repo / "params.yaml").read_bytes() == params_before, "the workspace is untouched"
+    assert run(["git", "worktree", "list"], repo).stdout.count("\n") == 1, "the scratch worktree is removed"
     assert "Running stage 'train@FD001-mlp-0'" in result.stderr and "Running stage 'fetch'" in result.stderr
     assert "level: " in result.stderr and "libraries: " in result.stderr and "data after the re-run" in result.stderr
     n = len(params.data.datasets) * len(params.methods) * len(params.replicates)
     assert f"PASS ({n} of {n} runs pass)" in result.stdout
-    assert manifest.read_bytes() == published, "replay must not overwrite the published manifest"
-    assert after > before, "the training stages ran again"
     # whatever level the machine allowed, the re-run on the same machine is bit-exact
     forced = _replay(repo, manifest, "--no-rerun", "--level", "bit")
     assert forced.returncode == 0 and f"replay: bit-exact: PASS ({n} of {n} runs pass)" in forced.stdout

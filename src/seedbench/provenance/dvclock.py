@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from seedbench.core.errors import DataFormatError
+from seedbench.core.names import CODE_ROOTS, PARAMS_FILENAME
 
 DVC_YAML = "dvc.yaml"
 DVC_LOCK = "dvc.lock"
@@ -237,6 +238,51 @@ def output_patterns(dvc_yaml: Mapping[str, Any]) -> list[str]:
     return sorted(patterns)
 
 
+def code_deps(deps: Iterable[str]) -> list[str]:
+    """The code among ``deps``: paths below :data:`CODE_ROOTS` without ``${…}``, sorted."""
+    return sorted({d.rstrip("/") for d in deps if d.split("/", 1)[0] in CODE_ROOTS and "${" not in d})
+
+
+def pipeline_code_deps(dvc_yaml: Mapping[str, Any]) -> list[str]:
+    """:func:`code_deps` of every stage of ``dvc_yaml`` together: the code the whole pipeline runs."""
+    deps: list[str] = []
+    for definition in (dvc_yaml.get("stages") or {}).values():
+        if isinstance(definition, Mapping):
+            deps += _paths(definition.get("do", definition).get("deps"))
+    return code_deps(deps)
+
+
+def code_hashes(repo_root: str | Path, deps: Iterable[str]) -> dict[str, str]:
+    """``{file: md5}`` of every file below ``deps`` (folders expanded, ``.dvcignore`` applied), sorted.
+
+    The code version a manifest records: per file, so a checkout that differs
+    can be told which files (``seedbench replay``). A dep that does not exist is
+    skipped (DVC itself refuses to run a stage whose dep is missing).
+    """
+    root = Path(repo_root)
+    ignore = read_dvcignore(root)
+    out: dict[str, str] = {}
+    for dep in deps:
+        path = root / dep
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+        for file in files:
+            rel = file.relative_to(root).as_posix()
+            if not _ignored(rel, ignore):
+                out[rel] = _file_md5(file)
+    return dict(sorted(out.items()))
+
+
+def code_differences(recorded: Mapping[str, str], checkout: Mapping[str, str]) -> list[str]:
+    """``["src/x.py (changed)", "src/y.py (missing here)", …]``: recorded code files the checkout does not hold as recorded."""
+    out = []
+    for path, md5 in sorted(recorded.items()):
+        if path not in checkout:
+            out.append(f"{path} (not in the checkout)")
+        elif checkout[path] != md5:
+            out.append(f"{path} (changed)")
+    return out
+
+
 # --------------------------------------------------------------------------- dvc.lock
 
 
@@ -260,14 +306,17 @@ def pipeline_git_state(repo_root: str | Path = ".") -> dict[str, Any]:
 
     ``dvc.lock``, the outputs ``dvc.yaml`` declares and ``.gitignore`` files do not
     make it dirty: DVC rewrites them during the very run being recorded, and
-    none of them can change a result. Everything else that differs from the
-    commit does (``dirty_paths`` lists all changed paths either way).
+    none of them can change a result. Nor does ``params.yaml``: every manifest
+    records the params exactly (``config``), which is how ``dvc exp run -S …``
+    experiments are replayed (baseline commit + those params). Everything else
+    that differs from the commit does (``dirty_paths`` lists all changed paths
+    either way).
     """
     from seedbench.provenance.environment import git_state
 
     root = Path(repo_root)
     patterns = output_patterns(read_yaml(root / DVC_YAML)) if (root / DVC_YAML).is_file() else [DVC_LOCK]
-    return git_state(root, ignore=[*patterns, ".gitignore", "*/.gitignore"])
+    return git_state(root, ignore=[*patterns, PARAMS_FILENAME, ".gitignore", "*/.gitignore"])
 
 
 def stage_lock_record(repo_root: str | Path, stage: str, params: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -91,6 +91,11 @@ def cpu_flags_summary() -> dict[str, bool]:
     return {"avx2": "avx2" in flags, "avx512f": "avx512f" in flags}
 
 
+def host_name() -> str:
+    """This machine's network name (volatile provenance only: a manifest never holds it)."""
+    return platform.node() or "unknown"
+
+
 def platform_record() -> dict[str, Any]:
     """Python, OS, machine, CPU model and core count."""
     return {

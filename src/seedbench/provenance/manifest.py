@@ -1,10 +1,18 @@
-"""Run and experiment manifests: provenance that maps onto the NeurIPS checklist.
+"""Run and experiment manifests: the deterministic provenance that maps onto the NeurIPS checklist.
 
 :func:`build_manifest` is pure (everything comes in as arguments);
 :func:`write_manifest` does the I/O. Every manifest validates against the JSON
 schema shipped in ``seedbench/provenance/schemas/manifest.schema.json``
-(:data:`MANIFEST_SCHEMA_VERSION`). Manifests hold times and hosts, so they are
-provenance, not results: they are not DVC outputs and never enter ``dvc.lock``.
+(:data:`MANIFEST_SCHEMA_VERSION`).
+
+A manifest holds only what is the same bytes when the same stage re-runs on the
+same machine (seeds, config, data and code hashes, library versions,
+determinism settings, the machine's description), so it is a DVC output of the
+stage that writes it: ``dvc.lock`` pins it, the run-cache restores it together
+with the results it describes, and it travels with ``dvc exp push``/``pull``
+and ``git checkout`` + ``dvc checkout``. What changes from run to run (times,
+host, the git state of the working tree, the experiment's name) is the
+*volatile* record beside it (:mod:`seedbench.provenance.volatile`).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from seedbench.core.errors import DataFormatError
 from seedbench.core.files import write_json
 from seedbench.core.names import MANIFEST_FILENAME
 
-MANIFEST_SCHEMA_VERSION = "2.0"
+MANIFEST_SCHEMA_VERSION = "3.0"
 
 
 @dataclass(frozen=True)
@@ -30,23 +38,21 @@ class Manifest:
     """One manifest. ``kind`` is ``"run"`` (one training run) or ``"experiment"`` (all runs, publish stage).
 
     Fields (the NeurIPS checklist table in the README maps items onto them):
-    ``git_sha``/``dirty_flag``/``dirty_paths`` (code version and working-tree
-    state), ``code_versions`` (seedbench, python and every library that matters),
+    ``code_hashes`` (md5 of every pipeline code file, DVC's scheme: the code
+    version, checked against a commit by ``seedbench replay``),
+    ``code_versions`` (seedbench, python and every library that matters),
     ``seeds``, ``determinism`` (flags, allow-listed env vars, torch threads),
     ``data_hashes`` (sha256 of every raw input, from SOURCE.json), ``config_hash``
     (sha256 of the canonical JSON of ``config``), ``env`` (python, platform, CPU),
     ``gpu_info``/``cuda_version``/``cudnn_version`` (``None`` without a GPU / CUDA),
-    ``wall_clock_seconds``, ``leakage``, ``dvc_lock`` (the stage's deps as DVC
+    ``leakage``, ``dvc_lock`` (the stage's deps as DVC
     locks them), ``runs`` (experiment only: every run with its results), ``extra``.
     """
 
     schema_version: str
     kind: str
     run_id: str
-    created_at: str
-    git_sha: str | None
-    dirty_flag: bool | None
-    dirty_paths: list[str]
+    code_hashes: dict[str, str]
     code_versions: dict[str, str | None]
     seeds: dict[str, Any]
     determinism: dict[str, Any]
@@ -57,7 +63,6 @@ class Manifest:
     gpu_info: list[dict[str, Any]] | None
     cuda_version: str | None
     cudnn_version: int | str | None
-    wall_clock_seconds: float | None
     leakage: dict[str, Any] | None
     dvc_lock: dict[str, Any] | None
     runs: list[dict[str, Any]] | None
@@ -79,16 +84,20 @@ def config_hash(config: Any) -> str:
 
 
 def utc_now_iso() -> str:
-    """Current UTC time, ISO 8601 with seconds (the only clock read a manifest needs)."""
+    """Current UTC time, ISO 8601 with seconds (the only clock read provenance needs: volatile records)."""
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def manifest_digest(data: dict[str, Any]) -> str:
+    """``"sha256:<hex>"`` of a manifest's canonical JSON: links a volatile record to the manifest it was written with."""
+    return config_hash(data)
 
 
 def build_manifest(
     *,
     kind: str,
     run_id: str,
-    created_at: str,
-    git: dict[str, Any],
+    code_hashes: dict[str, str],
     code_versions: dict[str, str | None],
     seeds: dict[str, Any],
     determinism: dict[str, Any],
@@ -96,7 +105,6 @@ def build_manifest(
     config: dict[str, Any],
     env: dict[str, Any],
     gpu: dict[str, Any] | None = None,
-    wall_clock_seconds: float | None = None,
     leakage: dict[str, Any] | None = None,
     dvc_lock: dict[str, Any] | None = None,
     runs: list[dict[str, Any]] | None = None,
@@ -106,8 +114,9 @@ def build_manifest(
 
     Parameters
     ----------
-    git
-        :func:`seedbench.provenance.environment.git_state` (``git_sha``, ``dirty``, ``dirty_paths``).
+    code_hashes
+        ``{repository-relative path: md5}`` of the pipeline's code
+        (:func:`seedbench.provenance.dvclock.code_hashes`).
     env
         :func:`seedbench.provenance.environment.environment_record`; its ``env_vars`` (the
         allow-listed variables that change numerics) are also copied into
@@ -129,10 +138,7 @@ def build_manifest(
         schema_version=MANIFEST_SCHEMA_VERSION,
         kind=kind,
         run_id=run_id,
-        created_at=created_at,
-        git_sha=git.get("git_sha"),
-        dirty_flag=git.get("dirty"),
-        dirty_paths=list(git.get("dirty_paths") or []),
+        code_hashes=dict(sorted(code_hashes.items())),
         code_versions=dict(code_versions),
         seeds=dict(seeds),
         determinism=determinism,
@@ -143,7 +149,6 @@ def build_manifest(
         gpu_info=gpu.get("gpus") or None,
         cuda_version=gpu.get("cuda_version"),
         cudnn_version=gpu.get("cudnn_version"),
-        wall_clock_seconds=wall_clock_seconds,
         leakage=leakage,
         dvc_lock=dvc_lock,
         runs=runs,

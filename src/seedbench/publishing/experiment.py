@@ -24,8 +24,7 @@ from seedbench.core.seeds import (
 )
 from seedbench.provenance.dvclock import lock_stage_entry
 from seedbench.provenance.manifest import MANIFEST_FILENAME
-
-"""(dataset, method, replicate)."""
+from seedbench.provenance.volatile import read_volatile
 
 
 def run_keys(params: Params) -> list[RunKey]:
@@ -62,8 +61,22 @@ def read_run_manifests(runs_root: Path, keys: list[RunKey]) -> list[dict[str, An
     return manifests
 
 
-# --------------------------------------------------------------------------- experiment manifest pieces
+def training_seconds(runs_root: Path, keys: list[RunKey], run_manifests: list[dict[str, Any]]) -> float | None:
+    """Sum of the runs' training wall-clock seconds, from their volatile records; ``None`` unless every run has one.
 
+    A run restored by DVC (run-cache, checkout) without training has no volatile
+    record of its own (:func:`seedbench.provenance.volatile.read_volatile`), so its time is unknown here.
+    """
+    total = 0.0
+    for key, manifest in zip(keys, run_manifests, strict=True):
+        record = read_volatile(run_dir(runs_root, key), manifest)
+        if record is None or record.get("wall_clock_seconds") is None:
+            return None
+        total += float(record["wall_clock_seconds"])
+    return total
+
+
+# --------------------------------------------------------------------------- experiment manifest pieces
 
 
 def train_stage_name(key: RunKey) -> str:

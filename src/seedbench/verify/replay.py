@@ -1,28 +1,35 @@
-"""The replay recipe as code: ``seedbench replay publish/manifest.json``.
+"""The replay recipe as code: ``seedbench replay seed33`` (or a revision, or ``publish/manifest.json``).
 
 Steps, in order (each refusal names what to do):
 
-1. read the experiment manifest and validate it against the shipped schema;
-   refuse a dirty manifest (``dirty_flag`` true) or one without a git sha;
-2. the checkout must be at the manifest's ``git_sha`` with no uncommitted
-   changes to anything but pipeline outputs (else: the exact ``git checkout``);
-3. the params in the checkout must hash to the manifest's ``config_hash``;
-4. list installed library versions that differ from ``code_versions``;
-5. verify the sha256 of every raw file in ``data_hashes`` (a changed file stops
-   the replay; a missing one is produced by the re-run and verified after it);
-6. re-run the pipeline: ``dvc repro --force aggregate`` (every stage that
-   produces results: fetch, prepare, train, evaluate, aggregate; ``publish``
-   is not re-run, so ``publish/manifest.json`` is left as published);
+1. resolve the target (:mod:`seedbench.verify.replaytarget`): a manifest file,
+   or an experiment name / branch / tag / commit whose ``publish/manifest.json``
+   is read through DVC; validate it against the shipped schema;
+2. make a scratch ``git worktree`` at the commit holding its code (the
+   experiment's commit, or the commit the manifest's volatile record names,
+   which for ``dvc exp run -S …`` is the baseline): the user's workspace is
+   never touched;
+3. the code there must hash to the manifest's ``code_hashes`` (every pipeline
+   code file): otherwise the results came from code that no commit or
+   experiment holds — a *dirty* manifest — and the files are named;
+4. params: the scratch checkout's ``params.yaml`` must hash to the manifest's
+   ``config_hash``; when it does not (the ``-S`` params of an experiment run on
+   that baseline), the manifest's exact params are written there;
+5. list installed library versions that differ from ``code_versions``;
+6. choose the level (:func:`choose_level`), re-run ``dvc repro --force
+   aggregate`` in the scratch checkout with its own ``src/`` first on
+   ``PYTHONPATH`` (so the recorded code runs), verify every raw file's sha256;
 7. compare the new ``results.json`` (and predictions' sha256) with the results
-   the manifest recorded, with :func:`seedbench.verify.compare.compare_results`, at
-   the best level this environment allows (:func:`choose_level`): bit-exact when
-   every library version matches and, run by run,
+   the manifest recorded, with :func:`seedbench.verify.compare.compare_results`:
+   bit-exact when every library version matches and, run by run,
    :func:`seedbench.determinism.modes.expected_level` promises it (same
    ``train.determinism`` mode and variables, CPU model or portable kernels,
    torch threads, deterministic flags, no CUDA difference) on the same GPUs;
    seed-stable when the major versions of python, torch, numpy, scipy and
-   pandas match; otherwise distribution-stable. The level and the reasons are
-   printed before the re-run.
+   pandas match; otherwise distribution-stable.
+
+``--no-rerun`` skips the scratch checkout and compares the results already in
+``--repo`` (after checking its code and params the same way).
 
 :func:`replay` returns a :class:`ReplayReport`; the CLI prints it and exits 0
 (pass), 1 (the comparison failed) or 2 (a refusal: :class:`ReplayError`,
@@ -31,7 +38,6 @@ Steps, in order (each refusal names what to do):
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -43,14 +49,13 @@ from typing import Any, TextIO
 from seedbench.core.errors import DataIntegrityError, ReplayError
 from seedbench.core.hashing import file_sha256
 from seedbench.core.names import LEVEL_STRENGTH
-from seedbench.provenance.manifest import config_hash, read_manifest
+from seedbench.provenance.manifest import config_hash
+from seedbench.verify.replaytarget import REPRO_TARGET, run_dvc_repro
 
 LEVEL_NAMES = {"bit": "bit-exact", "seed": "seed-stable", "distribution": "distribution-stable"}
 
 SEED_LEVEL_LIBRARIES: tuple[str, ...] = ("python", "torch", "numpy", "scipy", "pandas")
 """Libraries whose major version (python: major.minor) must match for the seed-stable level."""
-
-REPRO_TARGET = "aggregate"
 
 
 @dataclass(frozen=True)
@@ -90,34 +95,35 @@ class ReplayReport:
 
 
 def check_manifest_replayable(manifest: Mapping[str, Any], where: str = "manifest") -> None:
-    """Refuse an experiment manifest that cannot be replayed: not an experiment, dirty, or without git sha."""
+    """Refuse a manifest that cannot be replayed: a run manifest, or one that records no code."""
     if manifest.get("kind") != "experiment":
         raise ReplayError(f"{where}: a run manifest; replay takes the experiment manifest (publish/manifest.json)")
-    if manifest.get("dirty_flag"):
-        shown = ", ".join(manifest.get("dirty_paths") or []) or "unknown paths"
-        raise ReplayError(
-            f"{where}: dirty manifest: the experiment ran on uncommitted changes ({shown}), so no commit holds "
-            "its code; commit the changes and re-run the pipeline (`dvc repro`) to publish a replayable manifest"
-        )
-    if manifest.get("dirty_flag") is None or not manifest.get("git_sha"):
-        raise ReplayError(f"{where}: no git commit recorded (the experiment did not run in a git checkout); cannot replay")
+    if not manifest.get("code_hashes"):
+        raise ReplayError(f"{where}: records no code (code_hashes is empty: the pipeline ran outside a checkout "
+                          "with dvc.yaml); cannot replay")
 
 
-def check_checkout(manifest: Mapping[str, Any], state: Mapping[str, Any], where: str = "manifest") -> None:
-    """Refuse a checkout at another commit (naming the ``git checkout``) or with uncommitted source changes."""
-    wanted, here = manifest["git_sha"], state.get("git_sha")
-    if here is None:
-        raise ReplayError(f"not a git checkout; clone the repository and run `git checkout {wanted}`")
-    if here != wanted:
-        raise ReplayError(
-            f"the checkout is at {here[:12]}, {where} was published at {wanted[:12]}: run `git checkout {wanted}` "
-            "(and `dvc checkout`), then replay again"
-        )
-    if state.get("dirty"):
-        raise ReplayError(
-            "the checkout has uncommitted changes (" + ", ".join(state.get("dirty_paths") or []) +
-            "): commit or stash them (`git stash -u`) so the replay runs the published code"
-        )
+def check_code(manifest: Mapping[str, Any], checkout_hashes: Mapping[str, str], commit: str, where: str = "manifest",
+               volatile: Mapping[str, Any] | None = None) -> None:
+    """Refuse when the checkout at ``commit`` does not hold the code the manifest recorded, naming the files.
+
+    That is what a *dirty* manifest is: its results came from code changes that no
+    commit or experiment captured (``dvc exp run`` commits its changes, and
+    params are recorded exactly, so neither counts).
+    """
+    from seedbench.provenance.dvclock import code_differences
+
+    differ = code_differences(manifest.get("code_hashes") or {}, checkout_hashes)
+    if not differ:
+        return
+    shown = ", ".join(differ[:8]) + (f" (and {len(differ) - 8} more)" if len(differ) > 8 else "")
+    seen = [p for p in ((volatile or {}).get("git") or {}).get("dirty_paths") or [] if p.startswith(("src/", "stages/"))]
+    told = f"; uncommitted when it ran: {', '.join(seen)}" if seen else ""
+    raise ReplayError(
+        f"{where}: dirty manifest: its results came from code that commit {commit[:12]} does not hold: {shown}{told}. "
+        "Commit the changes and re-run the pipeline (`dvc repro`, or `dvc exp run`, which commits them) "
+        "to publish a replayable manifest"
+    )
 
 
 def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -265,93 +271,94 @@ def baseline_results(manifest: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
 # --------------------------------------------------------------------------- running
 
 
-def run_dvc_repro(repo: Path, stream: TextIO) -> int:
-    """``dvc repro --force aggregate`` in ``repo`` (this interpreter's bin/ first on PATH); output to ``stream``."""
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    cmd = [str(Path(sys.executable).parent / "dvc") if (Path(sys.executable).parent / "dvc").exists() else "dvc",
-           "repro", "--force", REPRO_TARGET]
-    try:
-        proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    except OSError as exc:
-        raise ReplayError(f"cannot start dvc ({exc}); install the project's environment (`make repro` sets up .venv)") from None
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        stream.write(line)
-    return proc.wait()
-
-
 def replay(
-    manifest_path: str | Path,
+    target: str | Path,
     *,
     repo: str | Path = ".",
     rerun: bool = True,
     level: str | None = None,
     runner: Callable[[Path, TextIO], int] = run_dvc_repro,
     stream: TextIO | None = None,
+    keep_scratch: bool = False,
 ) -> ReplayReport:
-    """Replay the experiment of ``manifest_path`` in the checkout ``repo`` (see the module docstring).
+    """Replay ``target`` (a manifest file, or an experiment name / revision of ``repo``; see the module docstring).
 
     Parameters
     ----------
     rerun
-        ``False`` compares the results already in the workspace (after your own
-        ``dvc repro``) without re-running anything.
+        ``False`` compares the results already in ``repo`` (after your own
+        ``dvc repro``) without a scratch checkout or a re-run.
     level
         Force a level (``"bit"``, ``"seed"``, ``"distribution"``) instead of the best the environment allows.
     runner
-        Runs the pipeline (default :func:`run_dvc_repro`); returns its exit status.
+        Runs the pipeline in a checkout (default :func:`run_dvc_repro`); returns its exit status.
     stream
         Where progress lines and DVC's output go (default ``sys.stderr``).
+    keep_scratch
+        Leave the scratch worktree in place (its path is printed) to inspect it.
     """
-    from seedbench.core.params import load_params, params_as_dict
-    from seedbench.provenance.dvclock import pipeline_git_state
-    from seedbench.provenance.environment import library_versions
-    from seedbench.results.trees import load_result_tree
-    from seedbench.verify.compare import compare_results
+    from seedbench.verify.replaytarget import resolve_target, scratch_worktree
 
     out = stream or sys.stderr
-    root = Path(repo)
-    report = ReplayReport(manifest_path=str(manifest_path))
+    report = ReplayReport(manifest_path=str(target))
 
     def say(text: str) -> None:
         report.lines.append(text)
         out.write(text + "\n")
         out.flush()
 
-    manifest = read_manifest(manifest_path)
-    check_manifest_replayable(manifest, str(manifest_path))
-    say(f"replay {manifest_path}: {manifest['run_id']}, {len(manifest['runs'])} runs, published {manifest['created_at']} "
-        f"at commit {manifest['git_sha'][:12]} (clean)")
-    check_checkout(manifest, pipeline_git_state(root), str(manifest_path))
-    say(f"  checkout: at {manifest['git_sha'][:12]}, no uncommitted source changes")
+    found = resolve_target(str(target), repo)
+    manifest = found.manifest
+    check_manifest_replayable(manifest, found.where)
+    say(f"replay {found.where}: {manifest['run_id']}, {len(manifest['runs'])} runs; code at commit {found.commit[:12]} "
+        f"({found.note})")
+    if not rerun:
+        _replay_in(Path(repo), found, report, say, rerun=False, level=level, runner=runner, out=out)
+        return report
+    with scratch_worktree(repo, found.commit, keep=keep_scratch) as checkout:
+        say(f"  scratch checkout: {checkout} (git worktree at {found.commit[:12]}; your workspace is untouched)")
+        _replay_in(checkout, found, report, say, rerun=True, level=level, runner=runner, out=out)
+    return report
 
-    params = load_params(root / "params.yaml")
-    current_config = params_as_dict(params)
+
+def _replay_in(root: Path, found: Any, report: ReplayReport, say: Callable[[str], None], *, rerun: bool,
+               level: str | None, runner: Callable[[Path, TextIO], int], out: TextIO) -> None:
+    """Steps 3–7 of the module docstring in the checkout ``root`` (scratch, or the user's with ``--no-rerun``)."""
+    from seedbench.core.params import load_params, params_as_dict
+    from seedbench.provenance.dvclock import code_hashes
+    from seedbench.provenance.environment import library_versions
+    from seedbench.results.trees import load_result_tree
+    from seedbench.verify.compare import compare_results
+    from seedbench.verify.replaytarget import write_params
+
+    manifest = found.manifest
+    check_code(manifest, code_hashes(root, manifest["code_hashes"]), found.commit, found.where, found.volatile)
+    say(f"  code: the {len(manifest['code_hashes'])} recorded code files match commit {found.commit[:12]}")
+
+    current_config = params_as_dict(load_params(root / "params.yaml"))
     if config_hash(current_config) != manifest["config_hash"]:
-        diffs = config_differences(manifest.get("config") or {}, current_config)
-        raise ReplayError(
-            f"{root / 'params.yaml'}: params differ from the manifest's (config_hash {manifest['config_hash'][:19]}…): "
-            + "; ".join(diffs[:5]) + (f" (and {len(diffs) - 5} more)" if len(diffs) > 5 else "")
-            + ". The manifest was not produced from this commit's params.yaml, so this checkout cannot replay it"
-        )
-    say(f"  params: config_hash matches ({manifest['config_hash'][:19]}…)")
+        diffs = config_differences(current_config, manifest.get("config") or {})
+        shown = "; ".join(diffs[:5]) + (f" (and {len(diffs) - 5} more)" if len(diffs) > 5 else "")
+        if not rerun:
+            raise ReplayError(f"{root / 'params.yaml'}: params differ from the manifest's (config_hash "
+                              f"{manifest['config_hash'][:19]}…): {shown}; replay without --no-rerun applies them")
+        write_params(root, manifest["config"])
+        say(f"  params: applied the manifest's params to the commit's params.yaml: {shown}")
+    else:
+        say(f"  params: config_hash matches ({manifest['config_hash'][:19]}…)")
+    params = load_params(root / "params.yaml")
 
     installed = library_versions()
-    diffs = version_differences(manifest["code_versions"], installed)
-    if diffs:
-        say("  libraries differ from the manifest: " + ", ".join(f"{n} {a} → {b}" for n, a, b in diffs))
-    else:
-        say(f"  libraries: the {len(installed)} recorded versions match")
+    diffs_v = version_differences(manifest["code_versions"], installed)
+    say("  libraries differ from the manifest: " + ", ".join(f"{n} {a} → {b}" for n, a, b in diffs_v) if diffs_v
+        else f"  libraries: the {len(installed)} recorded versions match")
 
     raw_dir = root / "data" / "raw"
     changed, missing = verify_raw_files(manifest["data_hashes"], raw_dir)
     if changed:
         raise DataIntegrityError(
-            f"{len(changed)} raw file(s) differ from their sha256 in the manifest: "
-            + ", ".join(f"{raw_dir / c}" for c in changed)
-            + "; restore the published bytes (`dvc checkout data/raw`, or `dvc pull`) before replaying"
-        )
+            f"{len(changed)} raw file(s) differ from their sha256 in the manifest: " + ", ".join(f"{raw_dir / c}" for c in changed)
+            + "; restore the published bytes (`dvc checkout data/raw`, or `dvc pull`) before replaying")
     present = len(manifest["data_hashes"]) - len(missing)
     say(f"  data: {present} raw file(s) match their sha256" + (f"; {len(missing)} missing (the re-run fetches them)" if missing else ""))
 
@@ -371,10 +378,8 @@ def replay(
         say(f"  re-run finished in {time.perf_counter() - started:.0f} s")
         changed, missing = verify_raw_files(manifest["data_hashes"], raw_dir)
         if changed or missing:
-            raise DataIntegrityError(
-                "after the re-run, raw files differ from the manifest's sha256: " + ", ".join(changed + missing)
-                + " (the data source did not deliver the published bytes)"
-            )
+            raise DataIntegrityError("after the re-run, raw files differ from the manifest's sha256: " + ", ".join(changed + missing)
+                                     + " (the data source did not deliver the published bytes)")
         say(f"  data after the re-run: all {len(manifest['data_hashes'])} raw files match")
     elif missing:
         raise DataIntegrityError(f"raw files missing: {', '.join(missing)}; run `dvc repro` or replay without --no-rerun")
@@ -388,7 +393,6 @@ def replay(
         prediction_hashes_b=tree.prediction_hashes if bit else None,
     )
     report.passed = bool(report.comparison.passed)
-    return report
 
 
 def report_text(report: ReplayReport) -> str:
