@@ -100,6 +100,7 @@ from seedbench.core.names import KNOWN_METHODS, LIVE_DIRNAME
 from seedbench.core.params import Params, load_params
 from seedbench.provenance.environment import cpu_model
 from seedbench.reporting import plotdata, plots
+from seedbench.reporting.dvcmetrics import exp_show_metrics
 from seedbench.reporting.markdown import summary_markdown
 from seedbench.reporting.reproducibility import reproducibility_statement
 from seedbench.results.predictions import (
@@ -133,7 +134,7 @@ REAL_SKILL = {"linear": 32.0, "mlp": 18.0, "cnn1d": 16.5, "bilstm": 15.5}
 """Typical test RMSE (cycles) on FD001 per real method; synthetic methods draw theirs."""
 
 OUTPUT_FILES = (
-    "summary.json", "statistics.json", "claims.json", "summary.md", "seed_spread.csv",
+    "metrics.json", "summary.json", "statistics.json", "claims.json", "summary.md", "seed_spread.csv",
     "cd_diagram.png", "seed_spread.png", "learning_curves.csv", "predictions_best.csv",
 )
 
@@ -319,6 +320,7 @@ def stage_steps(params_path: Path, tree: Path, out: Path, methods: list[str] | N
 
     def json_files(s: dict[str, Any]) -> None:
         agg = s["agg"]
+        write_json(out / "metrics.json", exp_show_metrics(agg.cells, agg.datasets, agg.methods, agg.rank_metric))
         write_json(out / "summary.json", agg.summary_flat())
         write_json(out / "statistics.json", agg.detail())
         write_json(out / "claims.json", agg.claims())

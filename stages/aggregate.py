@@ -1,4 +1,4 @@
-"""DVC stage `aggregate`: every expected results.json → summary, claims, Friedman/CD diagram, seed spread."""
+"""DVC stage `aggregate`: every expected results.json → metrics, summary, claims, Friedman/CD diagram, seed spread."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from seedbench.core.files import atomic_write_text, write_json
 from seedbench.core.params import load_params
 from seedbench.core.stagetiming import timed_stage
 from seedbench.reporting import plotdata, plots
+from seedbench.reporting.dvcmetrics import exp_show_metrics
 from seedbench.reporting.markdown import summary_markdown
 from seedbench.reporting.reproducibility import reproducibility_statement
 from seedbench.results.trees import collect_results, expected_runs, folder_reader
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
             methods=methods,
         )
         out = Path(args.out)
+        write_json(out / "metrics.json", exp_show_metrics(agg.cells, datasets, methods, agg.rank_metric))  # DVC metric
         write_json(out / "summary.json", agg.summary_flat())
         write_json(out / "statistics.json", agg.detail())
         write_json(out / "claims.json", agg.claims())
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         atomic_write_text(out / "learning_curves.csv", plotdata.learning_curves_csv(args.root, expected_runs(params)))
         best = plotdata.select_best_runs({d: agg.values_by_method(d, "rmse") for d in datasets}, agg.replicates)
         atomic_write_text(out / "predictions_best.csv", plotdata.best_predictions_csv(args.root, best))
-        print(f"aggregate: {len(results)} runs → {out}/summary.json, statistics.json, claims.json, summary.md, plots", file=sys.stderr)
+        print(f"aggregate: {len(results)} runs → {out}/metrics.json, summary.json, statistics.json, claims.json, summary.md, plots", file=sys.stderr)
 
 
 if __name__ == "__main__":

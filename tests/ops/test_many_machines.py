@@ -88,8 +88,8 @@ def test_two_clones_share_experiments_through_git_and_s3(tmp_path: Path, s3: Sea
 
     # B's results reached A intact: the same summary as in B's workspace, every cached object sound.
     shown = run(["dvc", "exp", "show", "--json"], a).stdout
-    b_summary = json.loads((clones["B"] / "reports" / "summary.json").read_text())
-    assert _exp_metrics(json.loads(shown), "seeds33") == {k: v for k, v in b_summary.items() if v is not None}
+    b_metrics = json.loads((clones["B"] / "reports" / "metrics.json").read_text())
+    assert _exp_metrics(json.loads(shown), "seeds33") == b_metrics
     assert corrupt_dvc_objects(s3.objects("shared")) == []
 
     # A replays B's experiment: code, params and provenance all came with `dvc exp pull`.
@@ -112,5 +112,5 @@ def _exp_metrics(shown: list[dict], name: str) -> dict:
         for exp in baseline.get("experiments") or []:
             for rev in exp.get("revs") or []:
                 if rev.get("name") == name:
-                    return rev["data"]["metrics"]["reports/summary.json"]["data"]
+                    return rev["data"]["metrics"]["reports/metrics.json"]["data"]
     raise AssertionError(f"{name} not in dvc exp show")

@@ -17,6 +17,7 @@ from dvc_repo import dvc_env, make_repo, micro_params, run
 
 from seedbench.core.errors import ParamsError
 from seedbench.ops.parallel import check_thread_budget, deal, make_plan, sort_lockfile
+from seedbench.reporting.dvcmetrics import metric_key, parse_metric_value
 
 pytestmark = pytest.mark.e2e
 
@@ -102,11 +103,11 @@ def test_queued_seed_sets_run_two_at_a_time_with_one_thread_each(repo: Path) -> 
     assert most_running == 2, seen
 
     rows = exp_rows(json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout))
-    key = "FD001.linear.rmse.mean"
+    key = metric_key("linear", ["FD001"])
     for seed in (33, 34):
         row = rows[f"seeds{seed}"]
         assert row["params"]["seed"] == seed and row["params"]["train"]["torch_threads"] == 1
-        assert row["metrics"][key] > 0
+        assert parse_metric_value(row["metrics"][key])[0][0] > 0
     assert rows["seeds33"]["metrics"][key] != rows["seeds34"]["metrics"][key]
 
 
@@ -141,6 +142,6 @@ def exp_rows(shown: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 data = rev.get("data") or {}
                 rows[rev.get("name") or rev.get("rev")] = {
                     "params": data.get("params", {}).get("params.yaml", {}).get("data", {}),
-                    "metrics": data.get("metrics", {}).get("reports/summary.json", {}).get("data", {}),
+                    "metrics": data.get("metrics", {}).get("reports/metrics.json", {}).get("data", {}),
                 }
     return rows

@@ -12,8 +12,9 @@ import yaml
 
 from seedbench.core import seeds
 from seedbench.core.edge import run_user_errors_as_messages
+from seedbench.reporting.dvcmetrics import parse_metric_value
 
-OUTPUTS = ["summary.json", "statistics.json", "claims.json", "summary.md", "cd_diagram.png", "seed_spread.png", "seed_spread.csv",
+OUTPUTS = ["metrics.json", "summary.json", "statistics.json", "claims.json", "summary.md", "cd_diagram.png", "seed_spread.png", "seed_spread.csv",
            "learning_curves.csv", "predictions_best.csv"]
 
 
@@ -71,6 +72,10 @@ def test_stage_writes_every_report_and_ignores_stale_runs(repo_root, workspace):
     assert sorted(p.name for p in workspace["out"].iterdir()) == sorted(OUTPUTS)
     summary = json.loads((workspace["out"] / "summary.json").read_text())
     assert summary["FD001.mlp.rmse.n"] == 3 and "FD001.bilstm.rmse.n" not in summary
+    metrics = json.loads((workspace["out"] / "metrics.json").read_text())  # the DVC metric: one string per method
+    assert sorted(metrics) == ["cnn1d FD001|FD002", "linear FD001|FD002", "mlp FD001|FD002"]
+    mean, sem = parse_metric_value(metrics["mlp FD001|FD002"])[0]
+    assert (mean, sem) == (round(summary["FD001.mlp.rmse.mean"], 1), round(summary["FD001.mlp.rmse.sem"], 1))
     csv = (workspace["out"] / "seed_spread.csv").read_text().splitlines()
     assert csv[0] == "dataset,method,replicate,rmse" and len(csv) == 1 + 2 * 3 * 3
     md = (workspace["out"] / "summary.md").read_text()

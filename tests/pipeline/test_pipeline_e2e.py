@@ -16,6 +16,7 @@ from seedbench.core.hashing import file_sha256
 from seedbench.core.params import load_params
 from seedbench.core.seeds import replicate_seed
 from seedbench.publishing.experiment import run_keys
+from seedbench.reporting.dvcmetrics import metric_key, parse_metric_value
 
 pytestmark = pytest.mark.e2e
 
@@ -122,8 +123,12 @@ def test_exp_run_with_new_seed_shows_side_by_side(pipeline: dict[str, Any]) -> N
     assert {"workspace", "seed33"} <= set(rows)
     assert rows["seed33"]["params"]["seed"] == 33
     assert rows["main"]["params"]["seed"] == params.seed
-    key = f"{params.data.datasets[0]}.{params.methods[-1]}.rmse.mean"
+    key = metric_key(params.methods[-1], params.data.datasets)
     assert rows["seed33"]["metrics"][key] != rows["main"]["metrics"][key]
+    summary = json.loads((repo / "reports/summary.json").read_text())  # the workspace holds seed33's results
+    shown_mean, shown_sem = parse_metric_value(rows["seed33"]["metrics"][key])[0]
+    cell = f"{params.data.datasets[0]}.{params.methods[-1]}.rmse"
+    assert (shown_mean, shown_sem) == (round(summary[f"{cell}.mean"], 1), round(summary[f"{cell}.sem"], 1))
 
     seed_level = run(["seedbench", "compare", "main", "seed33", "--level", "seed"], repo, check=False)
     assert seed_level.returncode == 1 and "replicate seeds differ" in seed_level.stdout
@@ -148,7 +153,7 @@ def _exp_rows(shown: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     def add(entry: dict[str, Any], name: str) -> None:
         data = entry.get("data") or {}
         params = data.get("params", {}).get("params.yaml", {}).get("data", {})
-        metrics = data.get("metrics", {}).get("reports/summary.json", {}).get("data", {})
+        metrics = data.get("metrics", {}).get("reports/metrics.json", {}).get("data", {})
         rows[name] = {"params": params, "metrics": metrics}
 
     for baseline in shown:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -414,12 +413,14 @@ def test_duplicate_run_is_rejected():
         aggregate(res + [res[0]], n_resamples=100, bootstrap_seed=1)
 
 
-def test_aggregate_2x10x50_with_10000_resamples_within_10_seconds():
+def test_aggregate_2x10x50_with_10000_resamples_reports_every_cell_and_pair():
+    """The benchmark's shape (its time is measured by bench/bench_aggregate.py, not asserted here)."""
     res = _results(methods=tuple(f"m{i}" for i in range(10)), reps=tuple(range(50)))
-    t0 = time.perf_counter()
     agg = aggregate(res, n_resamples=10_000, bootstrap_seed=4)
-    agg.summary_flat(), agg.claims(), summary_markdown(agg)
-    assert time.perf_counter() - t0 < 10.0
+    assert len(agg.cells) == 2 * 10 * 3 and all(c["n"] == 50 and c["ci_method"] == "BCa" for c in agg.cells.values())
+    assert len(agg.claims()) == 2 * 45 * 3
+    assert len(agg.summary_flat()) == 2 * 10 * 3 * 5 + 5 + 10
+    assert all(f"| m{i} |" in summary_markdown(agg) for i in range(10))
 
 
 # --------------------------------------------------------------------------- reproducibility levels

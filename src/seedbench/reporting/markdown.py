@@ -71,6 +71,23 @@ def _budget_lines(agg: Aggregate) -> list[str]:
     return lines
 
 
+def _mc_lines(agg: Aggregate) -> list[str]:
+    """One sentence: the largest Monte-Carlo error of a BCa endpoint (share of its interval's width), and where."""
+    shares = [((cell.get("ci_mc") or {}).get("mc_error_of_width"), key) for key, cell in agg.cells.items()]
+    shares = [(v, key) for v, key in shares if v is not None]
+    if not shares:
+        return []
+    worst, (d, m, metric) = max(shares)
+    flagged = sum(1 for cell in agg.cells.values() if (cell.get("ci_mc") or {}).get("warning"))
+    return [
+        f"Bootstrap Monte-Carlo error ({agg.n_resamples} resamples): a BCa endpoint moves by up to {worst:.1%} of its "
+        f"interval's width between random streams ({d} / {m} / {metric}); {flagged} of {len(agg.cells)} cells have "
+        f"an endpoint above 1% of the width or an adjusted level within a few resamples of the end (listed in Notes; "
+        f"`ci_mc` in statistics.json).",
+        "",
+    ]
+
+
 def summary_markdown(agg: Aggregate) -> str:
     """``reports/summary.md``: per dataset a table, the Friedman line and the claims in plain words."""
     conf = f"{agg.confidence:.0%}"
@@ -89,7 +106,7 @@ def summary_markdown(agg: Aggregate) -> str:
         f"The seed recipe's rule (|Δ| > 2·√(SEM_A² + SEM_B²), about 8% false claims per pair of equal methods at "
         f"5 seeds) is reported beside each claim, not used.",
         "",
-    ] + _budget_lines(agg) + [""]
+    ] + _budget_lines(agg) + [""] + _mc_lines(agg)
     notes: list[str] = []
     for d in agg.datasets:
         lines += [f"## {d}", ""]
@@ -109,7 +126,9 @@ def summary_markdown(agg: Aggregate) -> str:
             ]
             lines.append("| " + " | ".join(cells) + " |")
             for metric, cell in c.items():
-                for text in (cell["note"], cell["ci_method"] if cell["ci_method"] not in (None, "BCa") else None):
+                mc_warning = (cell.get("ci_mc") or {}).get("warning")
+                for text in (cell["note"], cell["ci_method"] if cell["ci_method"] not in (None, "BCa") else None,
+                             f"BCa interval: {mc_warning}" if mc_warning else None):
                     if text:
                         notes.append(f"{d} / {m} / {metric}: {text}")
         lines += ["", _friedman_line(agg.friedman_by_dataset[d], f"blocks = {len(agg.replicates[d])} seeds", agg.rank_metric), ""]

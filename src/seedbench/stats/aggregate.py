@@ -24,7 +24,7 @@ from seedbench.stats.ranking import friedman_nemenyi
 from seedbench.stats.summaries import describe_over_seeds, json_safe
 
 SUMMARY_STATS: tuple[str, ...] = ("mean", "std", "sem", "n", "n_nan")
-"""Statistics per cell that go into ``reports/summary.json`` (the DVC metrics)."""
+"""Statistics per cell that go into ``reports/summary.json`` (flat keys; the DVC metric is ``reports/metrics.json``)."""
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,10 @@ class Aggregate:
         return {m: self.values[(dataset, m, metric)] for m in self.methods}
 
     def summary_flat(self) -> dict[str, float | int | None]:
-        """Flat metrics for ``reports/summary.json`` (DVC metrics; ``None`` instead of NaN).
+        """Flat statistics for ``reports/summary.json`` (``None`` instead of NaN).
 
         Keys ``<dataset>.<method>.<metric>.<stat>`` with stat in :data:`SUMMARY_STATS`
-        (kept short so ``dvc exp show`` stays readable; intervals and NaN counts
-        are in :meth:`detail`), and ``friedman.<metric>.{statistic,p,cd,N,k}`` with
+        (intervals are in :meth:`detail`), and ``friedman.<metric>.{statistic,p,cd,N,k}`` with
         ``friedman.<metric>.mean_rank.<method>``.
         """
         flat: dict[str, float | int | None] = {}

@@ -158,7 +158,8 @@ def _quantile_linear(values: np.ndarray, p: np.ndarray) -> np.ndarray:
 class BootstrapResult:
     """One bootstrap: the interval and the distribution it came from.
 
-    ``low``/``high`` are in the units of the statistic (NaN when undefined);
+    ``low``/``high`` are in the units of the statistic (NaN when undefined), at the
+    quantiles ``levels`` of the bootstrap distribution;
     ``bootstrap_distribution`` has shape ``(n_resamples,)``, the statistic of
     each resample in draw order (as scipy's attribute of that name).
     """
@@ -166,6 +167,8 @@ class BootstrapResult:
     low: float
     high: float
     bootstrap_distribution: np.ndarray
+    levels: tuple[float, float] = (math.nan, math.nan)
+    """BCa's adjusted probability levels ``(α₁, α₂)`` of ``low``/``high`` in the bootstrap distribution."""
 
 
 def bootstrap_distribution(
@@ -187,13 +190,14 @@ def _jackknife_indices(n: int) -> np.ndarray:
     return np.broadcast_to(np.arange(n), (n, n))[keep].reshape(n, n - 1)
 
 
-def _bca_levels(
-    sample: np.ndarray, statistic: Statistic, theta_b: np.ndarray, alpha: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """BCa-adjusted lower and upper probability levels ``(α₁, α₂)`` (each shape ``(1,)``, may be NaN).
+def bca_bias_and_acceleration(
+    sample: np.ndarray, statistic: Statistic, theta_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BCa's ``(p, ẑ0, â)``: percentile of θ̂ in the bootstrap distribution, bias correction Φ⁻¹(p), acceleration.
 
-    Mirrors ``scipy.stats._resampling._bca_interval`` operation by operation
-    (Efron & Tibshirani 1993, §14.3 and eq. 15.36).
+    ``sample`` has shape ``(n,)``, ``theta_b`` ``(B,)``; each result has shape ``(1,)``
+    (``p`` in [0, 1]; scipy's "mean" percentile of score). As in
+    ``scipy.stats._resampling._bca_interval``; ``â`` is NaN (0/0) for identical values.
     """
     theta_hat = np.expand_dims(statistic(sample, axis=-1), axis=-1)
     b = theta_b.shape[-1]
@@ -209,7 +213,18 @@ def _bca_levels(
     num = np.sum(u**3, axis=-1) / n_j**3
     den = np.sum(u**2, axis=-1) / n_j**2
     a_hat = 1 / 6 * num / den ** (3 / 2)
+    return percentile, z0_hat, a_hat
 
+
+def _bca_levels(
+    sample: np.ndarray, statistic: Statistic, theta_b: np.ndarray, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """BCa-adjusted lower and upper probability levels ``(α₁, α₂)`` (each shape ``(1,)``, may be NaN).
+
+    Mirrors ``scipy.stats._resampling._bca_interval`` operation by operation
+    (Efron & Tibshirani 1993, §14.3 and eq. 15.36).
+    """
+    _, z0_hat, a_hat = bca_bias_and_acceleration(sample, statistic, theta_b)
     z_alpha = float(_norm_ppf(np.float64(alpha)))
     num1 = z0_hat + z_alpha
     alpha_1 = _norm_cdf(z0_hat + num1 / (1 - a_hat * num1))
@@ -264,7 +279,8 @@ def bca_interval(
     if np.any(np.isnan(ci)):
         warnings.warn(DegenerateDataWarning(BCA_UNDEFINED_MESSAGE), stacklevel=2)
     ci = ci.reshape(-1)
-    return BootstrapResult(low=float(ci[0]), high=float(ci[1]), bootstrap_distribution=theta_b)
+    levels = (float(np.reshape(alpha_1, -1)[0]), float(np.reshape(alpha_2, -1)[0]))
+    return BootstrapResult(low=float(ci[0]), high=float(ci[1]), bootstrap_distribution=theta_b, levels=levels)
 
 
 def percentile_interval(distribution: np.ndarray, *, confidence: float) -> tuple[float, float]:
@@ -280,17 +296,18 @@ def percentile_interval(distribution: np.ndarray, *, confidence: float) -> tuple
     return float(low), float(high)
 
 
-def _bootstrap_interval(
+def _bootstrap_interval_and_result(
     sample: np.ndarray,
     statistic: Statistic,
     *,
     confidence: float,
     n_resamples: int,
     rng: np.random.Generator,
-) -> tuple[float, float, str]:
+) -> tuple[float, float, str, BootstrapResult]:
     """BCa interval of ``statistic`` over a finite 1-D ``sample`` (shape ``(n,)``, n >= 2), with an explicit fallback.
 
-    Returns ``(low, high, method)`` in the units of the statistic. When BCa is
+    Returns ``(low, high, method, bca)`` in the units of the statistic (``bca``: the
+    BCa result, for diagnostics). When BCa is
     undefined — identical values make the jackknife acceleration 0/0 — the
     percentile interval of the *same* bootstrap distribution is returned (no
     new draws), and ``method`` says why: ``"percentile (BCa degenerate: all
@@ -301,7 +318,7 @@ def _bootstrap_interval(
         warnings.simplefilter("ignore", DegenerateDataWarning)  # the method string says it
         res = bca_interval(sample, statistic, confidence=confidence, n_resamples=n_resamples, rng=rng)
     if math.isfinite(res.low) and math.isfinite(res.high):
-        return res.low, res.high, "BCa"
+        return res.low, res.high, "BCa", res
     if np.ptp(sample) == 0:
         reason = "all values identical"
     elif math.isnan(res.low) or math.isnan(res.high):
@@ -309,7 +326,22 @@ def _bootstrap_interval(
     else:
         reason = "BCa endpoints undefined"
     low, high = percentile_interval(res.bootstrap_distribution, confidence=confidence)
-    return low, high, f"percentile (BCa degenerate: {reason})"
+    return low, high, f"percentile (BCa degenerate: {reason})", res
+
+
+def _bootstrap_interval(
+    sample: np.ndarray,
+    statistic: Statistic,
+    *,
+    confidence: float,
+    n_resamples: int,
+    rng: np.random.Generator,
+) -> tuple[float, float, str]:
+    """``(low, high, method)`` of :func:`_bootstrap_interval_and_result` (the interval without its diagnostics)."""
+    low, high, method, _ = _bootstrap_interval_and_result(
+        sample, statistic, confidence=confidence, n_resamples=n_resamples, rng=rng
+    )
+    return low, high, method
 
 
 # --------------------------------------------------------------------------- per-run interval

@@ -33,11 +33,12 @@ from numpy.typing import ArrayLike
 from seedbench.stats.bootstrap import (
     DEFAULT_N_RESAMPLES,
     _as_1d,
-    _bootstrap_interval,
+    _bootstrap_interval_and_result,
     _check_confidence,
     _mean_statistic,
     finite_or_none,
 )
+from seedbench.stats.bootstrap_mc import bca_monte_carlo_error
 
 # --------------------------------------------------------------------------- helpers
 
@@ -90,7 +91,9 @@ def describe_over_seeds(
         (``std/√n``), ``t_low``/``t_high`` (Student t interval, n−1 df),
         ``ci_low``/``ci_high`` (bootstrap interval of the mean), ``ci_method``
         (``"BCa"`` or ``"percentile (BCa degenerate: …)"``), ``confidence``,
-        ``n_resamples``, ``note`` (``None`` or why something is missing). With
+        ``n_resamples``, ``ci_mc`` (the BCa endpoints' Monte-Carlo error and
+        edge warning, :func:`seedbench.stats.bootstrap_mc.bca_monte_carlo_error`;
+        ``None`` below 2 seeds), ``note`` (``None`` or why something is missing). With
         ``n == 1`` there is no std/SEM/interval (``None``), never a division by
         zero.
 
@@ -113,7 +116,7 @@ def describe_over_seeds(
     out: dict[str, Any] = {
         "n": n, "n_nan": n_nan, "mean": None, "std": None, "sem": None,
         "t_low": None, "t_high": None, "ci_low": None, "ci_high": None, "ci_method": None,
-        "confidence": float(confidence), "n_resamples": int(n_resamples), "note": None,
+        "confidence": float(confidence), "n_resamples": int(n_resamples), "ci_mc": None, "note": None,
     }
     if n == 0:
         notes.append("no finite value: nothing to summarise")
@@ -126,9 +129,10 @@ def describe_over_seeds(
         sem = std / math.sqrt(n)
         half = float(st.t.ppf(0.5 + confidence / 2.0, df=n - 1)) * sem
         mean = float(np.mean(xs))
-        low, high, method = _bootstrap_interval(
+        low, high, method, bca = _bootstrap_interval_and_result(
             xs, _mean_statistic, confidence=confidence, n_resamples=n_resamples, rng=rng
         )
+        out["ci_mc"] = json_safe(bca_monte_carlo_error(xs, _mean_statistic, bca, confidence=confidence))
         out.update(
             std=finite_or_none(std), sem=finite_or_none(sem), t_low=finite_or_none(mean - half), t_high=finite_or_none(mean + half),
             ci_low=finite_or_none(low), ci_high=finite_or_none(high), ci_method=method,
