@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-# cuBLAS reads CUBLAS_WORKSPACE_CONFIG when CUDA starts: set it before anything imports torch.
-from seedbench.determinism.seeding import ensure_cublas_workspace_config
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
 
-ensure_cublas_workspace_config()
-
-import argparse  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from seedbench.core.edge import run_user_errors_as_messages  # noqa: E402
-from seedbench.core.files import atomic_write_bytes, staged_directory  # noqa: E402
-from seedbench.core.names import LIVE_DIRNAME, MODEL_FILENAME, PREDICTIONS_FILENAME  # noqa: E402
-from seedbench.core.params import load_params  # noqa: E402
-from seedbench.core.seeds import STREAM_VALIDATION_SPLIT, generator, run_seeds  # noqa: E402
-from seedbench.core.stagetiming import timed_stage  # noqa: E402
-from seedbench.data import cmapss  # noqa: E402
-from seedbench.determinism.modes import require_mode_environment, startup_environment  # noqa: E402
-from seedbench.determinism.seeding import set_global_seeds, set_torch_threads  # noqa: E402
-from seedbench.provenance.environment import cpu_flags_summary  # noqa: E402
-from seedbench.provenance.manifest import write_manifest  # noqa: E402
-from seedbench.provenance.runmanifest import run_manifest  # noqa: E402
-from seedbench.results.predictions import Predictions, write_predictions  # noqa: E402
-from seedbench.training.live import EpochLogger  # noqa: E402
+from seedbench.core.edge import run_user_errors_as_messages
+from seedbench.core.files import atomic_write_bytes, staged_directory
+from seedbench.core.names import LIVE_DIRNAME, MODEL_FILENAME, PREDICTIONS_FILENAME
+from seedbench.core.params import load_params
+from seedbench.core.seeds import STREAM_VALIDATION_SPLIT, generator, run_seeds
+from seedbench.core.stagetiming import timed_stage
+from seedbench.data import cmapss
+from seedbench.determinism.modes import require_mode_environment, startup_environment
+from seedbench.determinism.seeding import set_global_seeds, set_torch_threads
+from seedbench.provenance.environment import cpu_flags_summary
+from seedbench.provenance.manifest import write_manifest
+from seedbench.provenance.runmanifest import run_manifest
+from seedbench.results.predictions import Predictions, write_predictions
+from seedbench.training.live import EpochLogger
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,12 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     # checked before anything imports torch, so a missing or late setting is refused rather than ignored.
     require_mode_environment(params.train.determinism, os.environ, startup_environ=startup_environment(),
                              cpu_flags=cpu_flags_summary())
-    from seedbench.training.loop import (  # imports torch
-        model_bytes,
-        select_units,
-        test_predictions,
-        train_model,
-    )
+    # torch is imported from here on (CUBLAS_WORKSPACE_CONFIG comes from the launcher, like the mode's variables)
+    from seedbench.training.loop import model_bytes, select_units, test_predictions, train_model
     with timed_stage(f"train@{args.dataset}-{args.method}-{args.replicate}"):  # the stage's own work, for $SEEDBENCH_TIMINGS
         hparams = params.train.hparams(args.method)
         seeds = run_seeds(params.seed, args.replicate)
@@ -71,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
             outcome = train_model(
                 args.method, select_units(data.train, train_units), select_units(data.train, val_units),
                 hparams=hparams, seed=seeds["seed"], data_order_seed=seeds["data_order_seed"],
-                num_workers=params.train.num_workers, on_epoch=on_epoch,
+                num_workers=params.train.num_workers, on_epoch=on_epoch, determinism=params.train.determinism,
             )
         atomic_write_bytes(out / MODEL_FILENAME, model_bytes(outcome.model))
         predicted = test_predictions(outcome, data.test.X)

@@ -17,7 +17,7 @@ Steps, in order (each refusal names what to do):
    the manifest recorded, with :func:`seedbench.verify.compare.compare_results`, at
    the best level this environment allows (:func:`choose_level`): bit-exact when
    every library version matches and, run by run,
-   :func:`seedbench.determinism.modes.expected_level` promises it (same
+   :func:`seedbench.determinism.expectations.expected_level` promises it (same
    ``train.determinism`` mode and variables, CPU model or portable kernels,
    torch threads, deterministic flags, no CUDA difference) on the same GPUs;
    seed-stable when the major versions of python, torch, numpy, scipy and
@@ -151,7 +151,8 @@ def _major(name: str, version: str | None) -> str | None:
 _CURRENT_RECORD_CODE = """
 import json, os, sys
 import torch
-from seedbench.determinism.modes import DISPATCH_ENV_VARS, determinism_record
+from seedbench.determinism.modes import DISPATCH_ENV_VARS
+from seedbench.determinism.settings import determinism_record
 from seedbench.provenance.environment import cpu_flags_summary, cpu_model, gpu_record
 torch.set_num_threads(int(sys.argv[1]))
 record = determinism_record(sys.argv[2], {k: os.environ.get(k) for k in DISPATCH_ENV_VARS},
@@ -189,7 +190,7 @@ def choose_level(manifest: Mapping[str, Any], installed: Mapping[str, str | None
 
     ``current`` is :func:`current_determinism_record`. The level is the lowest of:
 
-    - for every run, :func:`seedbench.determinism.modes.expected_level` between the
+    - for every run, :func:`seedbench.determinism.expectations.expected_level` between the
       run's recorded ``determinism`` and ``current`` (CPU model and kernels,
       ``train.determinism`` mode and its variables, torch threads, numerics
       library versions, deterministic flags, CUDA);
@@ -199,7 +200,7 @@ def choose_level(manifest: Mapping[str, Any], installed: Mapping[str, str | None
       python (major.minor), torch, numpy, scipy or pandas → ``distribution``;
     - ``bit`` only on the same GPU models.
     """
-    from seedbench.determinism.modes import expected_level
+    from seedbench.determinism.expectations import expected_level
 
     level = "bit"
     matched: list[str] = []
