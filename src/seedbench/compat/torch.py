@@ -9,6 +9,11 @@ fails there, loudly, instead of silently changing what a determinism mode does.
   (≈0.8 s and 70 MB per train process).
 - ``torch._C._get_nnpack_enabled``: NNPACK's switch read back (the public
   ``torch.backends.nnpack`` only sets it).
+- ``torch._C._current_autograd_node``: the autograd node running now
+  (``seedbench doctor`` names the backward op's node, e.g. ``AddmmBackward0``).
+- ``torch.utils._python_dispatch.TorchDispatchMode``: the dispatch mode behind
+  the portable op audit, its runtime refusal and ``seedbench doctor``
+  (importable from here as :data:`TorchDispatchMode`).
 - C symbols of the MKL and OpenMP that torch links into ``libtorch_cpu``
   (``MKL_Set_Num_Threads_Local``, ``MKL_Get_Max_Threads``,
   ``omp_set_max_active_levels``, ``omp_get_max_active_levels``), through
@@ -29,10 +34,31 @@ OPENMP_SYMBOLS: tuple[str, ...] = ("omp_set_max_active_levels", "omp_get_max_act
 MKL_SYMBOLS: tuple[str, ...] = ("MKL_Set_Num_Threads_Local", "MKL_Get_Max_Threads")
 """MKL C functions looked up in torch's CPU library (only in MKL builds)."""
 
-PRIVATE_SYMBOLS: tuple[str, ...] = ("torch._C._set_deterministic_algorithms", "torch._C._get_nnpack_enabled")
+PRIVATE_SYMBOLS: tuple[str, ...] = (
+    "torch._C._set_deterministic_algorithms", "torch._C._get_nnpack_enabled", "torch._C._current_autograd_node",
+    "torch.utils._python_dispatch.TorchDispatchMode",
+)
 """Private Python attributes of torch used here (dotted paths)."""
 
 _CPU_LIBRARY_NAMES = ("libtorch_cpu.so", "libtorch_cpu.dylib", "torch_cpu.dll")
+
+
+def __getattr__(name: str) -> Any:
+    """``TorchDispatchMode`` on first use (importing this module does not import torch)."""
+    if name == "TorchDispatchMode":
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        return TorchDispatchMode
+    raise AttributeError(name)
+
+
+def current_autograd_node_name() -> str | None:
+    """Name of the autograd node whose backward runs now (``"AddmmBackward0"``), ``None`` outside backward."""
+    import torch
+
+    getter = getattr(torch._C, "_current_autograd_node", None)
+    node = getter() if getter is not None else None
+    return None if node is None else str(node.name())
 
 
 def set_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:

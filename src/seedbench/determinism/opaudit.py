@@ -29,8 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from torch.utils._python_dispatch import TorchDispatchMode
-
+from seedbench.compat.torch import TorchDispatchMode
 from seedbench.core.errors import DeterminismError
 
 _ELEMENTWISE = "ATen element-wise kernel, AVX2 pinned, exactly rounded IEEE arithmetic, thread-count independent"

@@ -242,6 +242,17 @@ def _fit_linear(model: RulRegressor, X: np.ndarray, y: np.ndarray, Xv: np.ndarra
     return TrainOutcome(model, [record], best_epoch=0 if diverged else 1, stopped_early=False, diverged=diverged)
 
 
+def sgd_setup(model: RulRegressor, X: np.ndarray, y: np.ndarray, hp: Mapping[str, Any], *, data_order_seed: int,
+              num_workers: int, determinism: str) -> tuple[torch.optim.Optimizer, DataLoader]:
+    """Before the first epoch: the output scaling from ``y`` (cycles), the mode's optimizer and the seeded loader."""
+    y_std = float(np.std(y, dtype=np.float64))
+    model.set_target_scaling(float(np.mean(y, dtype=np.float64)), y_std if y_std > 0 else 1.0)
+    optimizer = make_optimizer(model.parameters(), lr=float(hp["lr"]), weight_decay=float(hp["weight_decay"]),
+                               determinism=determinism)
+    loader = make_loader(X, y, batch_size=int(hp["batch_size"]), data_order_seed=data_order_seed, num_workers=num_workers)
+    return optimizer, loader
+
+
 def _fit_sgd(
     model: RulRegressor,
     X: np.ndarray,
@@ -254,11 +265,8 @@ def _fit_sgd(
     on_epoch: Callable[[EpochRecord], None] | None,
     determinism: str,
 ) -> TrainOutcome:
-    y_std = float(np.std(y, dtype=np.float64))
-    model.set_target_scaling(float(np.mean(y, dtype=np.float64)), y_std if y_std > 0 else 1.0)
-    optimizer = make_optimizer(model.parameters(), lr=float(hp["lr"]), weight_decay=float(hp["weight_decay"]),
-                               determinism=determinism)
-    loader = make_loader(X, y, batch_size=int(hp["batch_size"]), data_order_seed=data_order_seed, num_workers=num_workers)
+    optimizer, loader = sgd_setup(model, X, y, hp, data_order_seed=data_order_seed, num_workers=num_workers,
+                                  determinism=determinism)
     Xv_tensor = window_tensor(Xv)  # once, not once an epoch
     outcome = TrainOutcome(model)
     best_val = math.inf
