@@ -178,8 +178,9 @@ def _cmd_doctor_vary(args: argparse.Namespace) -> int:
 
 
 def _add_doctor(sub: argparse._SubParsersAction) -> None:
-    doctor = sub.add_parser("doctor", help="Find the first op where two training runs part: record a few steps op by op, "
-                            "compare two traces, or vary threads / mode / workers here.")
+    doctor = _add(sub, "doctor", "Find the first op where two training runs part: record a few steps op by op, "
+                  "compare two traces, or vary threads / mode / workers here.",
+                  "seedbench doctor record --dataset FD001 --method mlp --steps 3 -o trace.json", lambda _: 2)
     verbs = doctor.add_subparsers(dest="doctor_command", required=True, metavar="VERB")
     record = _add(verbs, "record", "Run a few training steps of the real training code and record every aten op "
                   "(module, shapes, dtype, output hash), the parameters after every step and the environment.",
