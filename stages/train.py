@@ -42,7 +42,12 @@ def main(argv: list[str] | None = None) -> None:
     require_mode_environment(params.train.determinism, os.environ, startup_environ=startup_environment(),
                              cpu_flags=cpu_flags_summary())
     # torch is imported from here on (CUBLAS_WORKSPACE_CONFIG comes from the launcher, like the mode's variables)
-    from seedbench.training.loop import model_bytes, select_units, test_predictions, train_model
+    from seedbench.training.loop import (
+        model_bytes,
+        select_units,
+        test_predictions,
+        train_model,
+    )
     with timed_stage(f"train@{args.dataset}-{args.method}-{args.replicate}"):  # the stage's own work, for $SEEDBENCH_TIMINGS
         hparams = params.train.hparams(args.method)
         seeds = run_seeds(params.seed, args.replicate)

@@ -130,7 +130,11 @@ def _doctor_base_args(args: argparse.Namespace) -> list[str]:
 
 def _cmd_doctor_record(args: argparse.Namespace) -> int:
     from seedbench.core.params import load_params
-    from seedbench.determinism.modes import launch_environment, mode_environment, startup_environment
+    from seedbench.determinism.modes import (
+        launch_environment,
+        mode_environment,
+        startup_environment,
+    )
 
     params = load_params(args.params)
     mode = args.determinism or params.train.determinism

@@ -46,12 +46,12 @@ import yaml
 
 from seedbench.core.seeds import generator
 from seedbench.data.cmapss import PreparedSubset, Scaler, WindowedSplit, save_prepared
+from seedbench.determinism.expectations import expected_level
 from seedbench.determinism.modes import (
     DISPATCH_ENV_VARS,
     PORTABLE_ENV,
     PORTABLE_TORCH_SETTINGS,
 )
-from seedbench.determinism.expectations import expected_level
 from seedbench.provenance.environment import cpu_flags_summary
 from seedbench.training.models import METHODS
 

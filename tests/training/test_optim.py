@@ -41,7 +41,7 @@ def test_exact_sqrt_refuses_other_dtypes() -> None:
         exact_sqrt(torch.ones(2, dtype=torch.float16))
 
 
-def _train(optimizer_factory, steps: int = 6) -> list[torch.Tensor]:  # noqa: ANN001
+def _train(optimizer_factory, steps: int = 6) -> list[torch.Tensor]:
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 1))
     optimizer = optimizer_factory(model.parameters())

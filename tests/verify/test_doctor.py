@@ -23,8 +23,17 @@ import torch
 from seedbench.core.errors import ParamsError
 from seedbench.core.params import load_params
 from seedbench.data.cmapss import save_prepared
-from seedbench.verify.doctor import load_windows, parse_variations, record_trace, write_trace
-from seedbench.verify.doctor_compare import compare_traces, comparison_text, describe_divergence
+from seedbench.verify.doctor import (
+    load_windows,
+    parse_variations,
+    record_trace,
+    write_trace,
+)
+from seedbench.verify.doctor_compare import (
+    compare_traces,
+    comparison_text,
+    describe_divergence,
+)
 
 
 @pytest.fixture(scope="module")

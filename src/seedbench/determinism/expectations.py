@@ -12,7 +12,12 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from seedbench.core.names import LEVEL_STRENGTH
-from seedbench.determinism.modes import DISPATCH_ENV_VARS, PORTABLE_CAPABILITY, PORTABLE_ENV, PORTABLE_TORCH_SETTINGS
+from seedbench.determinism.modes import (
+    DISPATCH_ENV_VARS,
+    PORTABLE_CAPABILITY,
+    PORTABLE_ENV,
+    PORTABLE_TORCH_SETTINGS,
+)
 
 
 class Expectation(NamedTuple):

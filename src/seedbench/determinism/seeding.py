@@ -24,7 +24,11 @@ import numpy as np
 
 from seedbench.compat.torch import set_deterministic_algorithms
 from seedbench.core.errors import DeterminismError, ParamsError
-from seedbench.core.names import CUBLAS_DEFAULT, CUBLAS_ENV_VAR, CUBLAS_WORKSPACE_CONFIGS
+from seedbench.core.names import (
+    CUBLAS_DEFAULT,
+    CUBLAS_ENV_VAR,
+    CUBLAS_WORKSPACE_CONFIGS,
+)
 from seedbench.core.seeds import check_seed
 
 # Everything here touches process-global random state or torch's determinism flags. torch is imported

@@ -161,7 +161,7 @@ def determinism_record(
     Returns ``{"mode", "mode_env", "torch_settings", "torch_cpu_capability",
     "cpu_model", "cpu_flags", "cpu_count", "torch_version", "mkl_version",
     "onednn_version", "numpy_version", "openblas_version"}``: everything
-    :func:`expected_level` needs, together with the run's ``torch_threads``,
+    :func:`seedbench.determinism.expectations.expected_level` needs, together with the run's ``torch_threads``,
     ``deterministic`` and ``cuda_available``. ``torch_settings`` is what the
     mode prescribes (:func:`mode_torch_settings`), which
     :func:`apply_mode_settings` sets and checks in a training run.

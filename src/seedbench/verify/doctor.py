@@ -41,7 +41,12 @@ def doctor_environment(determinism: str, torch_threads: int, num_workers: int) -
     """CPU model and flags, ATen capability, threads, mode variables and settings, library versions, OS and libc."""
     from seedbench.determinism.modes import DISPATCH_ENV_VARS
     from seedbench.determinism.settings import determinism_record
-    from seedbench.provenance.environment import cpu_flags, cpu_flags_summary, cpu_model, os_record
+    from seedbench.provenance.environment import (
+        cpu_flags,
+        cpu_flags_summary,
+        cpu_model,
+        os_record,
+    )
 
     record = determinism_record(determinism, {k: os.environ.get(k) for k in DISPATCH_ENV_VARS}, cpu_model=cpu_model(),
                                 cpu_flags=cpu_flags_summary(), cpu_count=os.cpu_count())
@@ -96,7 +101,11 @@ def record_trace(
 
     from seedbench.core.seeds import STREAM_VALIDATION_SPLIT, generator, run_seeds
     from seedbench.data import cmapss
-    from seedbench.determinism.seeding import seed_torch, set_global_seeds, set_torch_threads
+    from seedbench.determinism.seeding import (
+        seed_torch,
+        set_global_seeds,
+        set_torch_threads,
+    )
     from seedbench.training.loop import (
         _as_windows,
         _fit_linear,
