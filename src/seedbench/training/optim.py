@@ -49,10 +49,11 @@ def exact_sqrt(x: torch.Tensor) -> torch.Tensor:
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
         raise DeterminismError(f"train.determinism: portable: the exact square root needs float32 or float64 CPU "
                                f"tensors, got {x.dtype} on {x.device}")
-    values = x.detach().contiguous().numpy()
+    wide = x.detach().to(torch.float64, copy=True).contiguous()  # a float64 copy we own: rooted in place
+    values = wide.numpy()
     with np.errstate(invalid="ignore"):  # negative → NaN, as torch.sqrt, without a warning
-        root = np.sqrt(values.astype(np.float64)).astype(values.dtype)
-    return torch.from_numpy(root)
+        np.sqrt(values, out=values)
+    return wide.to(x.dtype)
 
 
 class PortableAdamW(torch.optim.Optimizer):
