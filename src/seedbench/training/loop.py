@@ -99,7 +99,7 @@ def _json_float(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _as_windows(split: WindowedSplitLike, what: str) -> tuple[np.ndarray, np.ndarray]:
+def as_windows(split: WindowedSplitLike, what: str) -> tuple[np.ndarray, np.ndarray]:
     """``(X, y)`` of ``split`` as contiguous float32 copies, shapes checked."""
     X = np.array(split.X, dtype=np.float32, copy=True, order="C")
     y = np.array(split.y, dtype=np.float32, copy=True, order="C")
@@ -212,8 +212,8 @@ def train_model(
     hp = check_hparams(method, hparams)
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ParamsError(f"train.num_workers: expected an integer >= 0, got {num_workers!r}")
-    X, y = _as_windows(train, "train")
-    Xv, yv = _as_windows(val, "validation")
+    X, y = as_windows(train, "train")
+    Xv, yv = as_windows(val, "validation")
     if Xv.shape[1:] != X.shape[1:]:
         raise DataFormatError(f"validation windows {Xv.shape[1:]} differ from training windows {X.shape[1:]}")
     window, n_features = X.shape[1], X.shape[2]
@@ -222,7 +222,7 @@ def train_model(
     model = build_model(method, window=window, n_features=n_features, hparams=hp)
     with determinism_errors():
         if method == "linear":
-            outcome = _fit_linear(model, X, y, Xv, yv, alpha=float(hp["alpha"]))
+            outcome = fit_linear(model, X, y, Xv, yv, alpha=float(hp["alpha"]))
             if on_epoch is not None:
                 on_epoch(outcome.history[0])
         else:
@@ -231,7 +231,8 @@ def train_model(
     return outcome
 
 
-def _fit_linear(model: RulRegressor, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, *, alpha: float) -> TrainOutcome:
+def fit_linear(model: RulRegressor, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, *, alpha: float) -> TrainOutcome:
+    """Closed-form ridge fit of ``linear`` on ``(X, y)`` and its one history entry (train and validation MSE, cycles²)."""
     w, b = fit_ridge(X.reshape(X.shape[0], -1), y, alpha)
     diverged = not (np.isfinite(w).all() and math.isfinite(b))
     if not diverged:

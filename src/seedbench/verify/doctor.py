@@ -107,8 +107,8 @@ def record_trace(
         set_torch_threads,
     )
     from seedbench.training.loop import (
-        _as_windows,
-        _fit_linear,
+        as_windows,
+        fit_linear,
         mse_tensor,
         select_units,
         sgd_setup,
@@ -130,8 +130,8 @@ def record_trace(
     data = load_windows(params, dataset, prepared)
     train_units, val_units = cmapss.split_units(data.train.unit, params.train.val_fraction,
                                                 generator(params.seed, STREAM_VALIDATION_SPLIT, replicate))
-    X, y = _as_windows(select_units(data.train, train_units), "train")
-    Xv, yv = _as_windows(select_units(data.train, val_units), "validation")
+    X, y = as_windows(select_units(data.train, train_units), "train")
+    Xv, yv = as_windows(select_units(data.train, val_units), "validation")
     seed_torch(seeds["seed"])
     model = build_model(method, window=X.shape[1], n_features=X.shape[2], hparams=hp)
     if plant is not None:
@@ -141,7 +141,7 @@ def record_trace(
     if method == "linear":
         recorder.watch(model)
         with recorder, recorder.phase_of(1, "fit"):
-            _fit_linear(model, X, y, Xv, yv, alpha=float(hp["alpha"]))
+            fit_linear(model, X, y, Xv, yv, alpha=float(hp["alpha"]))
         step_records.append({"step": 1, "loss": None, "params": parameter_record(model)})
     else:
         optimizer, loader = sgd_setup(model, X, y, hp, data_order_seed=seeds["data_order_seed"], num_workers=workers,
