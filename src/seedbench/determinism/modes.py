@@ -21,12 +21,15 @@ after that is silently ignored.
     ATen's AVX2 kernels, oneDNN capped at AVX2, MKL's SSE2 "compatible" CNR
     branch (the only branch Intel documents as equal on Intel and non-Intel
     CPUs), OpenBLAS's Haswell (AVX2) kernels on one thread. Inside the process,
-    :func:`apply_mode_settings` (called by ``seeding.set_global_seeds``) adds
+    ``settings.apply_mode_settings`` (called by ``seeding.set_global_seeds``) adds
     :data:`PORTABLE_TORCH_SETTINGS`: oneDNN and NNPACK off, so convolutions and
-    LSTMs run ATen's own kernels over MKL GEMM, and MKL on one thread. Every
-    library then runs the same code on every CPU with AVX2 and with any
-    ``train.torch_threads``, so two runs are expected bit-exact on any x86-64
-    CPU with AVX2, given the same library versions.
+    LSTMs run ATen's own kernels over MKL GEMM, and MKL on one thread; training
+    takes AdamW's square root exactly (``training.optim``: MKL VML's ``sqrt`` is
+    not pinned across vendors) and refuses the other unpinned ops
+    (``determinism.opaudit``). Every library then runs the same code on every
+    CPU with AVX2 and with any ``train.torch_threads``, so two runs are expected
+    bit-exact on x86-64 CPUs with AVX2, given the same library versions
+    (checked: README, "Determinism modes").
 
 ATen is pinned to ``avx2`` rather than its scalar ``default`` kernels: AVX2 is
 the floor anyway (oneDNN and OpenBLAS are pinned there), ATen's AVX2 kernels
@@ -63,7 +66,7 @@ with. The in-process part (:func:`seedbench.determinism.settings.apply_mode_sett
 :func:`~seedbench.determinism.settings.determinism_record`) and what two
 recorded runs can promise each other (:mod:`seedbench.determinism.expectations`)
 live next door; the optimizer portable mode trains with and the ops it
-allows are :mod:`seedbench.training.portable_optim` and
+allows are :mod:`seedbench.training.optim` and
 :mod:`seedbench.determinism.opaudit`.
 """
 
