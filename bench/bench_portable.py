@@ -66,7 +66,8 @@ def child(args: argparse.Namespace) -> None:
 
     def run() -> bytes:
         outcome = train_model(args.child, train, val, hparams=params.train.hparams(args.child), seed=seeds["seed"],
-                              data_order_seed=seeds["data_order_seed"], num_workers=params.train.num_workers)
+                              data_order_seed=seeds["data_order_seed"], num_workers=params.train.num_workers,
+                              determinism=args.mode)
         test_predictions(outcome, data.test.X)
         return model_bytes(outcome.model)
 

@@ -213,7 +213,8 @@ def child(args: argparse.Namespace) -> None:
                                 epochs=args.epochs)
             return model, {}
         outcome = train_model(method, train, val, hparams=hp, seed=seeds["seed"],
-                              data_order_seed=seeds["data_order_seed"], num_workers=params.train.num_workers)
+                              data_order_seed=seeds["data_order_seed"], num_workers=params.train.num_workers,
+                              determinism=args.determinism)
         return outcome.model, outcome.summary()
 
     if args.child_profile:

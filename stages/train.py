@@ -6,11 +6,6 @@ from seedbench.core.edge import one_line_interrupts
 
 one_line_interrupts("train")  # a Ctrl-C while torch imports (a second or more): one line too
 
-# cuBLAS reads CUBLAS_WORKSPACE_CONFIG when CUDA starts: set it before anything imports torch.
-from seedbench.determinism.seeding import ensure_cublas_workspace_config  # noqa: E402
-
-ensure_cublas_workspace_config()
-
 import argparse  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -65,7 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     # checked before anything imports torch, so a missing or late setting is refused rather than ignored.
     require_mode_environment(params.train.determinism, os.environ, startup_environ=startup_environment(),
                              cpu_flags=cpu_flags_summary())
-    from seedbench.training.loop import (  # imports torch
+    # torch is imported from here on (CUBLAS_WORKSPACE_CONFIG comes from the launcher, like the mode's variables)
+    from seedbench.training.loop import (
         model_bytes,
         select_units,
         test_predictions,
@@ -90,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
             outcome = train_model(
                 args.method, select_units(data.train, train_units), select_units(data.train, val_units),
                 hparams=hparams, seed=seeds["seed"], data_order_seed=seeds["data_order_seed"],
-                num_workers=params.train.num_workers, on_epoch=on_epoch,
+                num_workers=params.train.num_workers, on_epoch=on_epoch, determinism=params.train.determinism,
             )
         atomic_write_bytes(out / MODEL_FILENAME, model_bytes(outcome.model))
         predicted = test_predictions(outcome, data.test.X)

@@ -107,9 +107,8 @@ def _cmd_verify_data(args: argparse.Namespace) -> int:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     from seedbench.core.params import load_params
-    from seedbench.ops.status import pipeline_status, status_text
-
     from seedbench.ops.lockcheck import read_lockfile
+    from seedbench.ops.status import pipeline_status, status_text
 
     params = load_params(Path(args.repo) / "params.yaml")
     read_lockfile(args.repo)  # a dvc.lock cut off by an interrupted `dvc repro`: one line saying how to repair it
@@ -157,6 +156,99 @@ def _cmd_setup_remote(args: argparse.Namespace) -> int:
 
     print(f"seedbench setup-remote: {configure_local_remote(args.repo, args.path, name=args.name)}")
     return 0
+
+
+def _doctor_base_args(args: argparse.Namespace) -> list[str]:
+    base = ["--params", args.params, "--dataset", args.dataset, "--method", args.method, "--steps", str(args.steps),
+            "--replicate", str(args.replicate)]
+    return base + (["--prepared", args.prepared] if args.prepared else [])
+
+
+def _cmd_doctor_record(args: argparse.Namespace) -> int:
+    from seedbench.core.params import load_params
+    from seedbench.determinism.modes import (
+        launch_environment,
+        mode_environment,
+        startup_environment,
+    )
+
+    params = load_params(args.params)
+    mode = args.determinism or params.train.determinism
+    started_with = startup_environment() or {}
+    if any(started_with.get(k) != v for k, v in mode_environment(mode).items()):  # restart with the mode's variables
+        command = [sys.executable, "-m", "seedbench.cli", *args.argv]
+        os.execvpe(command[0], command, {**launch_environment(mode, os.environ), "PYTHONHASHSEED": "0"})
+    from seedbench.verify.doctor import record_trace, write_trace
+
+    trace = record_trace(params, dataset=args.dataset, method=args.method, steps=args.steps, replicate=args.replicate,
+                         prepared=args.prepared or f"data/prepared/{args.dataset}", determinism=mode,
+                         torch_threads=args.threads, num_workers=args.workers)
+    write_trace(trace, args.output)
+    print(f"seedbench doctor record: {len(trace['ops'])} ops over {len(trace['steps'])} step(s) of {args.method} "
+          f"on {args.dataset} ({mode}) -> {args.output}")
+    return 0
+
+
+def _cmd_doctor_compare(args: argparse.Namespace) -> int:
+    from seedbench.verify.doctor import read_trace
+    from seedbench.verify.doctor_compare import compare_traces, comparison_text
+
+    result = compare_traces(read_trace(args.a), read_trace(args.b))
+    sys.stdout.write(comparison_text(result, args.a, args.b))
+    return 0 if result["identical"] else EXIT_CHECK_FAILED
+
+
+def _cmd_doctor_vary(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from seedbench.core.params import load_params
+    from seedbench.verify.doctor import parse_variations, vary
+    from seedbench.verify.doctor_compare import comparison_text
+
+    variations = parse_variations(args.threads, args.determinism, args.workers)
+    mode = load_params(args.params).train.determinism
+    with tempfile.TemporaryDirectory(prefix="seedbench-doctor-vary-") as tmp:
+        results = vary(_doctor_base_args(args), variations, mode, Path(tmp))
+    print(f"baseline: {variations[0]}")
+    for item in results:
+        verdict = "identical" if item["result"]["identical"] else "DIFFERENT"
+        print(f"--- {item['variation']}: {verdict}")
+        sys.stdout.write(comparison_text(item["result"], str(variations[0]), str(item["variation"])))
+    return 0 if all(item["result"]["identical"] for item in results) else EXIT_CHECK_FAILED
+
+
+def _add_doctor(sub: argparse._SubParsersAction) -> None:
+    doctor = _add(sub, "doctor", "Find the first op where two training runs part: record a few steps op by op, "
+                  "compare two traces, or vary threads / mode / workers here.",
+                  "seedbench doctor record --dataset FD001 --method mlp --steps 3 -o trace.json", lambda _: 2)
+    verbs = doctor.add_subparsers(dest="doctor_command", required=True, metavar="VERB")
+    record = _add(verbs, "record", "Run a few training steps of the real training code and record every aten op "
+                  "(module, shapes, dtype, output hash), the parameters after every step and the environment.",
+                  "seedbench doctor record --dataset FD001 --method mlp --steps 3 -o trace.json", _cmd_doctor_record)
+    vary = _add(verbs, "vary", "Record one trace per variation on this machine and say, per variation, identical or "
+                "the first op that differs (exit 1 when one differs).",
+                "seedbench doctor vary --dataset FD001 --method mlp --determinism native,portable", _cmd_doctor_vary)
+    for parser in (record, vary):
+        parser.add_argument("--params", default="params.yaml")
+        parser.add_argument("--dataset", required=True)
+        parser.add_argument("--method", required=True)
+        parser.add_argument("--steps", type=int, default=3, help="mini-batches to record (default 3)")
+        parser.add_argument("--replicate", type=int, default=0)
+        parser.add_argument("--prepared", default=None, help="prepared folder (default data/prepared/<dataset>; "
+                            "simulated from params when absent)")
+    record.add_argument("--determinism", choices=("native", "portable"), default=None,
+                        help="default: params.yaml train.determinism")
+    record.add_argument("--threads", type=int, default=None, help="torch threads (default: train.torch_threads)")
+    record.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: train.num_workers)")
+    record.add_argument("-o", "--output", required=True, help="trace file (JSON)")
+    vary.add_argument("--threads", default=None, help="e.g. 1,2")
+    vary.add_argument("--determinism", default=None, help="e.g. native,portable")
+    vary.add_argument("--workers", default=None, help="e.g. 0,2")
+    compare = _add(verbs, "compare", "Name the first op where two traces part (step, op, module, shapes, size) and "
+                   "the environment differences that are likely causes (exit 1 when they differ).",
+                   "seedbench doctor compare here.json intel.json", _cmd_doctor_compare)
+    compare.add_argument("a")
+    compare.add_argument("b")
 
 
 def _add(sub: argparse._SubParsersAction, name: str, help_text: str, example: str,
@@ -256,12 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
                               help="the folder, relative to the repository root (default: ../seedbench-remote)")
     setup_remote.add_argument("--name", default="local", help="remote name (default: local)")
     setup_remote.add_argument("--repo", default=".", help="repository root (default: .)")
+    _add_doctor(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``seedbench`` console script."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # to restart itself (doctor record)
     return run_user_errors_as_messages(lambda: args.func(args), prog="seedbench", debug=args.debug or None)
 
 

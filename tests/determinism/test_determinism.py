@@ -15,18 +15,17 @@ import yaml
 
 from seedbench.core.errors import DeterminismError, ParamsError
 from seedbench.core.params import params_from_dict
+from seedbench.determinism.expectations import expected_level
 from seedbench.determinism.modes import (
     DISPATCH_ENV_VARS,
     MODES,
     PORTABLE_ENV,
     PORTABLE_TORCH_SETTINGS,
-    apply_mode_settings,
-    expected_level,
     launch_environment,
-    numeric_library_versions,
     require_mode_environment,
     startup_environment,
 )
+from seedbench.determinism.settings import apply_mode_settings, numeric_library_versions
 from seedbench.provenance.environment import cpu_flags_summary
 
 AVX2 = {"avx2": True, "avx512f": False}
@@ -114,9 +113,14 @@ def test_params_schema_takes_only_known_modes(default_params_dict: dict[str, Any
 
 
 def test_launch_environment_adds_portable_variables_and_leaves_native_alone() -> None:
-    base = {"PATH": "/bin", "MKL_CBWR": "AVX2"}
+    base = {"PATH": "/bin", "MKL_CBWR": "AVX2", "CUBLAS_WORKSPACE_CONFIG": ":16:8"}
     assert launch_environment("native", base) == base
-    assert launch_environment("portable", base) == {"PATH": "/bin", **PORTABLE_ENV}
+    assert launch_environment("portable", base) == {"PATH": "/bin", "CUBLAS_WORKSPACE_CONFIG": ":16:8", **PORTABLE_ENV}
+
+
+def test_launch_environment_sets_the_cublas_default_only_when_absent() -> None:
+    assert launch_environment("native", {"PATH": "/bin"}) == {"PATH": "/bin", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+    assert launch_environment("portable", {})["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
 
 
 def test_launcher_sets_the_variables_before_the_command_starts() -> None:
@@ -182,7 +186,7 @@ def test_aten_capability_set_after_torch_chose_its_kernels_is_detected() -> None
     code = textwrap.dedent(
         """
         import os, torch
-        from seedbench.determinism.modes import check_effective
+        from seedbench.determinism.settings import check_effective
         from seedbench.core.errors import DeterminismError
         torch.ones(4).add_(1)                      # ATen has dispatched: its capability is fixed now
         os.environ["ATEN_CPU_CAPABILITY"] = "avx2"
@@ -305,7 +309,7 @@ def test_mkl_and_onednn_versions_are_parsed_from_torch_config() -> None:
 
 
 def test_experiments_are_held_to_the_weakest_level_of_their_shared_runs() -> None:
-    from seedbench.determinism.modes import expected_level_of_experiments
+    from seedbench.determinism.expectations import expected_level_of_experiments
 
     a = {"FD001-mlp-0": _record(), "FD001-mlp-1": _record()}
     same = expected_level_of_experiments(a, {"FD001-mlp-0": _record(**INTEL_AVX2), "FD001-mlp-1": _record()})

@@ -51,11 +51,11 @@ from seedbench.data.preparation import (
     WindowedSplit,
     save_prepared,
 )
+from seedbench.determinism.expectations import expected_level
 from seedbench.determinism.modes import (
     DISPATCH_ENV_VARS,
     PORTABLE_ENV,
     PORTABLE_TORCH_SETTINGS,
-    expected_level,
 )
 from seedbench.provenance.environment import cpu_flags_summary
 from seedbench.training.models import METHODS

@@ -260,7 +260,7 @@ _RECORD_ENV_AT_TORCH_IMPORT = textwrap.dedent(
 
 
 @pytest.mark.parametrize(("given", "expected"), [(None, ":4096:8"), (":16:8", ":16:8")])
-def test_train_stage_sets_cublas_config_before_torch_is_imported(
+def test_launcher_sets_cublas_config_before_the_train_stage_imports_torch(
     repo_root: Path, tmp_path: Path, default_params_dict: dict[str, Any], given: str | None, expected: str
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "CUBLAS_WORKSPACE_CONFIG"}
@@ -271,7 +271,8 @@ def test_train_stage_sets_cublas_config_before_torch_is_imported(
     argv = ["--params", str(tmp_path / "params.yaml"), "--dataset", "FD001", "--method", "mlp", "--replicate", "0",
             "--prepared", str(tmp_path / "prepared"), "--out", str(tmp_path / "out")]
     proc = subprocess.run(
-        [sys.executable, "-c", _RECORD_ENV_AT_TORCH_IMPORT, str(repo_root / "stages" / "train.py"), *argv],
+        [sys.executable, "-m", "seedbench.determinism.launch", "--determinism", "native", "--",
+         sys.executable, "-c", _RECORD_ENV_AT_TORCH_IMPORT, str(repo_root / "stages" / "train.py"), *argv],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )
     assert proc.returncode == 0, proc.stderr

@@ -43,7 +43,9 @@ RUNS = [(method, workers) for method in METHODS for workers in (0, 2)]
 PINNED_FILES = ("model.pt", "predictions.csv", "dvclive/metrics.json",
                 "dvclive/plots/metrics/train_loss.tsv", "dvclive/plots/metrics/val_loss.tsv")
 
-# Loads stages/train.py as a module (its first lines set CUBLAS_WORKSPACE_CONFIG) and calls main(argv) per run.
+# Loads stages/train.py as a module and calls main(argv) per run; started through the launcher (which sets
+# CUBLAS_WORKSPACE_CONFIG, as dvc.yaml's command does).
+LAUNCH = [sys.executable, "-m", "seedbench.determinism.launch", "--determinism", "native", "--"]
 DRIVER = textwrap.dedent(
     """
     import importlib.util, json, sys
@@ -109,10 +111,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path
     stage = str(repo_root / "stages" / "train.py")
     forward = [_argv(ws, "a", m, w) for m, w in RUNS] + [_argv(ws, "a", m, 0, 1) for m in METHODS]
     backward = [_argv(ws, "b", m, w) for m, w in reversed(RUNS)]
-    procs = [subprocess.Popen([sys.executable, "-c", DRIVER, stage, json.dumps(runs)], env=_env(), cwd=ws,
+    procs = [subprocess.Popen([*LAUNCH, sys.executable, "-c", DRIVER, stage, json.dumps(runs)], env=_env(), cwd=ws,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for runs in (forward, backward)]
-    procs.append(subprocess.Popen([sys.executable, stage, *_argv(ws, "cli", "mlp", 2)], env=_env(), cwd=ws,
+    procs.append(subprocess.Popen([*LAUNCH, sys.executable, stage, *_argv(ws, "cli", "mlp", 2)], env=_env(), cwd=ws,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     for proc in procs:
         _, err = proc.communicate(timeout=300)

@@ -17,7 +17,12 @@ import yaml
 from dvc_repo import make_repo, micro_params, run
 
 from seedbench.core.seeds import replicate_seed
-from seedbench.provenance.volatile import build_volatile_record, experiment_from_environ, read_volatile, write_volatile
+from seedbench.provenance.volatile import (
+    build_volatile_record,
+    experiment_from_environ,
+    read_volatile,
+    write_volatile,
+)
 
 RUNS = [("FD001", "linear", 0), ("FD001", "linear", 1)]
 

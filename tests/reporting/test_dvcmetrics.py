@@ -9,14 +9,18 @@ import re
 import select
 import struct
 import subprocess
-import sys
 import termios
 from pathlib import Path
 
 import pytest
 from dvc_repo import dvc_env
 
-from seedbench.reporting.dvcmetrics import cell_text, exp_show_metrics, metric_key, parse_metric_value
+from seedbench.reporting.dvcmetrics import (
+    cell_text,
+    exp_show_metrics,
+    metric_key,
+    parse_metric_value,
+)
 
 DEFAULT_KEYS = (["FD001", "FD002"], ["linear", "mlp", "cnn1d", "bilstm"])
 """The default profile's datasets × methods (params.yaml)."""

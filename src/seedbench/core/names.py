@@ -129,6 +129,15 @@ KNOWN_METHODS: tuple[str, ...] = ("linear", "mlp", "cnn1d", "bilstm")
 DETERMINISM_MODES: tuple[str, ...] = ("native", "portable")
 """Values of ``params.yaml: train.determinism``."""
 
+CUBLAS_ENV_VAR = "CUBLAS_WORKSPACE_CONFIG"
+"""Environment variable that makes cuBLAS deterministic (read when cuBLAS first creates a handle)."""
+
+CUBLAS_WORKSPACE_CONFIGS: tuple[str, ...] = (":4096:8", ":16:8")
+"""Values of ``CUBLAS_WORKSPACE_CONFIG`` that NVIDIA documents as deterministic."""
+
+CUBLAS_DEFAULT = ":4096:8"
+"""The value the launcher (``seedbench.determinism.launch``) and dvc.yaml set when the variable is absent."""
+
 PORTABLE_MAX_BATCH_SIZE = 32_768
 """Largest ``batch_size`` portable mode accepts (params validation refuses more).
 

@@ -1,11 +1,12 @@
 """Process-global random state and torch's determinism flags for one training run.
 
-:func:`set_global_seeds` pins the five random streams (``random``, NumPy's
-global state, torch CPU, torch CUDA) from one replicate seed; the DataLoader's
-generator and workers are seeded by :func:`dataloader_generator` and
-:func:`seed_worker`; torch's determinism flags are set by
-:func:`set_deterministic_algorithms`. Each returns or records what it set for
-the manifest. ``PYTHONHASHSEED`` and ``CUBLAS_WORKSPACE_CONFIG`` must be in the
+:func:`set_global_seeds` runs, in order, one-job functions: :func:`cpu_determinism`
+(the CPU mode's checks and settings), :func:`check_cuda_environment`,
+:func:`check_hash_seed`, :func:`seed_everything` (``random``, NumPy's global
+state, torch CPU and CUDA from one replicate seed) and
+:func:`set_deterministic_flags`; the DataLoader's generator and workers are
+seeded by :func:`dataloader_generator` and :func:`seed_worker`. Each returns or
+records what it set for the manifest. ``PYTHONHASHSEED`` and ``CUBLAS_WORKSPACE_CONFIG`` must be in the
 environment before Python / CUDA start; they are checked and recorded here,
 not silently fixed. Seeds themselves are derived in :mod:`seedbench.core.seeds`.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 import warnings
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
@@ -22,21 +22,17 @@ from typing import Any
 
 import numpy as np
 
+from seedbench.compat.torch import set_deterministic_algorithms
 from seedbench.core.errors import DeterminismError, ParamsError
+from seedbench.core.names import (
+    CUBLAS_DEFAULT,
+    CUBLAS_ENV_VAR,
+    CUBLAS_WORKSPACE_CONFIGS,
+)
 from seedbench.core.seeds import check_seed
 
 # Everything here touches process-global random state or torch's determinism flags. torch is imported
-# inside the functions so that importing this module stays cheap and, above all, so that a stage can set
-# CUBLAS_WORKSPACE_CONFIG before torch is ever imported.
-
-CUBLAS_ENV_VAR = "CUBLAS_WORKSPACE_CONFIG"
-"""Environment variable that makes cuBLAS deterministic (read when cuBLAS first creates a handle)."""
-
-CUBLAS_WORKSPACE_CONFIGS: tuple[str, ...] = (":4096:8", ":16:8")
-"""Values of ``CUBLAS_WORKSPACE_CONFIG`` that NVIDIA documents as deterministic."""
-
-CUBLAS_DEFAULT = ":4096:8"
-"""The value the train stage (and dvc.yaml) set when the variable is absent."""
+# inside the functions so that importing this module stays cheap.
 
 _NO_DETERMINISTIC_KERNEL = "does not have a deterministic implementation"
 _CUBLAS_RUNTIME_MESSAGE = "CUBLAS_WORKSPACE_CONFIG"
@@ -45,8 +41,8 @@ _CUBLAS_RUNTIME_MESSAGE = "CUBLAS_WORKSPACE_CONFIG"
 def ensure_cublas_workspace_config(environ: MutableMapping[str, str] | None = None) -> str:
     """Set ``CUBLAS_WORKSPACE_CONFIG`` to :data:`CUBLAS_DEFAULT` when absent; return the value now set.
 
-    Call it before ``import torch`` (the train stage does so on its first lines).
-    An existing value is never overwritten: :func:`require_cublas_workspace_config`
+    Call it before ``import torch``; the launcher (``seedbench.determinism.launch``)
+    does the same for the process it starts. An existing value is never overwritten: :func:`require_cublas_workspace_config`
     rejects a wrong one instead of silently replacing it.
     """
     env = os.environ if environ is None else environ
@@ -88,24 +84,98 @@ def seed_torch(seed: int) -> int:
     return seed
 
 
-def set_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
-    """``torch.use_deterministic_algorithms(mode, warn_only=warn_only)`` without its compiler import.
+def seed_python_and_numpy(seed: int) -> int:
+    """Seed Python's ``random`` and NumPy's legacy global state with ``seed``; return it.
 
-    The public function first imports ``torch._inductor.config`` (to set the
-    compiler's own ``deterministic`` flag): about 0.8 s and 70 MB per process on
-    the 2-core machine, paid by every train stage, for a compiler seedbench
-    never runs. The flag eager kernels read lives in ``torch._C``; set it there.
-    If the compiler is already loaded (someone called ``torch.compile``), or a
-    torch version lacks the private setter, the public function is used, so the
-    result is the same either way (tests/determinism/test_seeding.py reads it back).
+    Explicit :class:`numpy.random.Generator` streams (``seedbench.core.seeds.generator``)
+    never read this global state.
+    """
+    seed = check_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    return seed
+
+
+def seed_everything(seed: int) -> int:
+    """Seed ``random``, NumPy's global state, torch's CPU generator and every CUDA device; return ``seed``."""
+    seed_python_and_numpy(seed)
+    return seed_torch(seed)
+
+
+def set_deterministic_flags(deterministic: bool, *, warn_only: bool = False) -> None:
+    """cuDNN's flags and torch's deterministic-algorithms flag, on or back to torch's permissive defaults.
+
+    With ``deterministic``: ``cudnn.deterministic=True``, ``cudnn.benchmark=False``
+    and ``torch.use_deterministic_algorithms(True, warn_only=warn_only)``;
+    without it the flags are off (``benchmark`` stays off), so the call always
+    leaves a known state. Read them back with :func:`deterministic_flags`.
     """
     import torch
 
-    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
-    if setter is None or "torch._inductor.config" in sys.modules:
-        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
-    else:
-        setter(mode, warn_only=warn_only)
+    torch.backends.cudnn.deterministic = bool(deterministic)
+    torch.backends.cudnn.benchmark = False
+    set_deterministic_algorithms(bool(deterministic), warn_only=bool(warn_only) if deterministic else False)
+
+
+def deterministic_flags() -> dict[str, bool]:
+    """torch's determinism flags as torch reports them back (for the manifest)."""
+    import torch
+
+    return {
+        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "deterministic_algorithms": bool(torch.are_deterministic_algorithms_enabled()),
+        "deterministic_algorithms_warn_only": bool(torch.is_deterministic_algorithms_warn_only_enabled()),
+    }
+
+
+def check_hash_seed(environ: Mapping[str, str]) -> str | None:
+    """``PYTHONHASHSEED`` as seen (``None`` when unset, with a warning: it cannot be set from inside Python)."""
+    hash_seed = environ.get("PYTHONHASHSEED")
+    if hash_seed is None:
+        warnings.warn(
+            "PYTHONHASHSEED is unset: string hashing is randomised in this interpreter and cannot be "
+            "pinned from inside it; start Python with PYTHONHASHSEED=0 (recorded as null)",
+            stacklevel=3,
+        )
+    return hash_seed
+
+
+def check_cuda_environment(deterministic: bool, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Whether CUDA is visible and, when deterministic GPU training needs it, that ``CUBLAS_WORKSPACE_CONFIG`` is valid.
+
+    Returns ``{"cuda_available", "cuda_device_count", "cublas_workspace_config"}``.
+    """
+    import torch
+
+    cuda_available = bool(torch.cuda.is_available())
+    if deterministic and cuda_available:
+        require_cublas_workspace_config(environ)
+    return {
+        "cuda_available": cuda_available,
+        "cuda_device_count": int(torch.cuda.device_count()) if cuda_available else 0,
+        "cublas_workspace_config": environ.get(CUBLAS_ENV_VAR),
+    }
+
+
+def cpu_determinism(determinism: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Check and record the CPU determinism mode, then apply its in-process settings; return the record.
+
+    The record is :func:`seedbench.determinism.settings.determinism_record`
+    (mode, dispatch variables as seen, ATen capability, CPU, library versions);
+    the settings are :func:`~seedbench.determinism.settings.apply_mode_settings`
+    (call :func:`set_torch_threads` first).
+    """
+    from seedbench.determinism.modes import DISPATCH_ENV_VARS
+    from seedbench.determinism.settings import apply_mode_settings, determinism_record
+    from seedbench.provenance.environment import cpu_flags_summary, cpu_model
+
+    record = determinism_record(
+        determinism, {name: environ.get(name) for name in DISPATCH_ENV_VARS},
+        cpu_model=cpu_model(), cpu_flags=cpu_flags_summary(), cpu_count=os.cpu_count(),
+    )
+    apply_mode_settings(determinism)
+    return record
 
 
 def set_global_seeds(
@@ -116,15 +186,13 @@ def set_global_seeds(
     determinism: str = "native",
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Pin the global random streams of this process and set torch's determinism flags.
+    """Everything a training run pins before it starts, in order; return the manifest's record of it.
 
-    Seeds Python's ``random``, NumPy's legacy global state, torch's CPU generator
-    and every CUDA device (``torch.cuda.manual_seed_all``) with ``seed``. With
-    ``deterministic``: ``cudnn.deterministic=True``, ``cudnn.benchmark=False``
-    and ``torch.use_deterministic_algorithms(True, warn_only=warn_only)``;
-    without it the three flags are set to torch's permissive defaults, so the
-    call always leaves a known state. Explicit :class:`numpy.random.Generator`
-    streams (:func:`generator`) are *not* affected: they never read global state.
+    1. :func:`cpu_determinism` (check ``determinism``'s kernels, apply its in-process settings);
+    2. :func:`check_cuda_environment` (``CUBLAS_WORKSPACE_CONFIG`` when deterministic on a GPU);
+    3. :func:`check_hash_seed` (``PYTHONHASHSEED``, warned about when unset);
+    4. :func:`seed_everything` (``random``, NumPy's global state, torch CPU and CUDA);
+    5. :func:`set_deterministic_flags` (cuDNN and torch's deterministic algorithms).
 
     Parameters
     ----------
@@ -134,25 +202,17 @@ def set_global_seeds(
         ``params.yaml: train.deterministic`` / ``train.warn_only``.
     determinism
         ``params.yaml: train.determinism`` (``native`` or ``portable``, see
-        :mod:`seedbench.determinism.modes`). Its variables must already be in the
-        environment before torch was imported (the train stage checks them with
-        ``require_mode_environment`` first); here ATen's capability is checked,
-        the mode's in-process settings applied
-        (:func:`seedbench.determinism.modes.apply_mode_settings`; call
-        :func:`set_torch_threads` first) and the mode recorded.
+        :mod:`seedbench.determinism.modes`); its variables must already be in
+        the environment before torch was imported.
     environ
         Environment to inspect (default ``os.environ``); only read, never written.
 
     Returns
     -------
     dict
-        JSON-able record of what was pinned and which flags are now set, for
-        the run manifest: the seeds, the flags as torch reports them back,
-        ``PYTHONHASHSEED`` and ``CUBLAS_WORKSPACE_CONFIG`` as seen in the
-        environment (``None`` when unset), torch's thread counts, and the CPU
-        determinism record (:func:`seedbench.determinism.modes.determinism_record`:
-        mode, dispatch variables as seen, ATen capability, CPU model and flags,
-        torch/MKL/oneDNN/numpy/OpenBLAS versions).
+        JSON-able: the seeds, the flags as torch reports them back
+        (:func:`deterministic_flags`), ``pythonhashseed``, the CUDA record,
+        torch's thread counts and the CPU determinism record.
 
     Raises
     ------
@@ -160,65 +220,29 @@ def set_global_seeds(
         ``seed`` is not an integer in ``0..2**32-1``.
     DeterminismError
         ``deterministic`` on a machine with CUDA but without a valid
-        ``CUBLAS_WORKSPACE_CONFIG``; ``portable`` while torch runs non-default
-        (native) kernels, i.e. ``ATEN_CPU_CAPABILITY`` was set too late.
-
-    Warns
-    -----
-    UserWarning
-        ``PYTHONHASHSEED`` is unset: a running interpreter cannot change its own
-        string-hash seed, so set it when starting Python (dvc.yaml does).
+        ``CUBLAS_WORKSPACE_CONFIG``; ``portable`` while torch runs other than
+        its AVX2 kernels (``ATEN_CPU_CAPABILITY`` set too late).
     """
     import torch
 
-    from seedbench.determinism.modes import (
-        DISPATCH_ENV_VARS,
-        apply_mode_settings,
-        determinism_record,
-    )
-    from seedbench.provenance.environment import cpu_flags_summary, cpu_model
-
     seed = check_seed(seed)
     env = os.environ if environ is None else environ
-    cpu_record = determinism_record(
-        determinism, {name: env.get(name) for name in DISPATCH_ENV_VARS},
-        cpu_model=cpu_model(), cpu_flags=cpu_flags_summary(), cpu_count=os.cpu_count(),
-    )
-    apply_mode_settings(determinism)  # portable: oneDNN and NNPACK off, MKL on one thread (after set_torch_threads)
-    cuda_available = bool(torch.cuda.is_available())
-    if deterministic and cuda_available:
-        require_cublas_workspace_config(env)
-    hash_seed = env.get("PYTHONHASHSEED")
-    if hash_seed is None:
-        warnings.warn(
-            "PYTHONHASHSEED is unset: string hashing is randomised in this interpreter and cannot be "
-            "pinned from inside it; start Python with PYTHONHASHSEED=0 (recorded as null)",
-            stacklevel=2,
-        )
-
-    random.seed(seed)
-    np.random.seed(seed)
-    seed_torch(seed)
-    torch.backends.cudnn.deterministic = bool(deterministic)
-    torch.backends.cudnn.benchmark = False
-    set_deterministic_algorithms(bool(deterministic), warn_only=bool(warn_only) if deterministic else False)
-
+    cpu_record = cpu_determinism(determinism, env)
+    cuda = check_cuda_environment(deterministic, env)
+    hash_seed = check_hash_seed(env)
+    seed_everything(seed)
+    set_deterministic_flags(deterministic, warn_only=warn_only)
     return {
         "seed": seed,
         "python_random_seed": seed,
         "numpy_global_seed": seed,
         "torch_manual_seed": seed,
         "torch_cuda_manual_seed_all": seed,
-        "cuda_available": cuda_available,
-        "cuda_device_count": int(torch.cuda.device_count()) if cuda_available else 0,
+        **cuda,
         "deterministic": bool(deterministic),
         "warn_only": bool(warn_only),
-        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
-        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
-        "deterministic_algorithms": bool(torch.are_deterministic_algorithms_enabled()),
-        "deterministic_algorithms_warn_only": bool(torch.is_deterministic_algorithms_warn_only_enabled()),
+        **deterministic_flags(),
         "pythonhashseed": hash_seed,
-        "cublas_workspace_config": env.get(CUBLAS_ENV_VAR),
         "torch_num_threads": int(torch.get_num_threads()),
         "torch_num_interop_threads": int(torch.get_num_interop_threads()),
         **cpu_record,

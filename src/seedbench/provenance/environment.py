@@ -96,9 +96,39 @@ def host_name() -> str:
     return platform.node() or "unknown"
 
 
+def cpu_flags() -> list[str]:
+    """Every flag the CPU reports in /proc/cpuinfo, sorted (``[]`` where unknown)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return sorted(set(line.split(":", 1)[1].split()))
+    except OSError:
+        pass
+    return []
+
+
+def os_record() -> dict[str, Any]:
+    """The OS and C library: the seed's fifth environment layer (libm and the loader differ between distributions).
+
+    ``{"system", "kernel", "libc": [name, version] (``platform.libc_ver()``;
+    empty strings where unknown), "os_release": {"ID", "VERSION_ID",
+    "PRETTY_NAME"} (``platform.freedesktop_os_release()``, ``None`` without
+    /etc/os-release)}``.
+    """
+    try:
+        release = platform.freedesktop_os_release()
+        os_release: dict[str, str] | None = {k: release[k] for k in ("ID", "VERSION_ID", "PRETTY_NAME") if k in release}
+    except OSError:
+        os_release = None
+    libc_name, libc_version = platform.libc_ver()
+    return {"system": platform.system(), "kernel": platform.release(), "libc": [libc_name, libc_version],
+            "os_release": os_release}
+
+
 def platform_record() -> dict[str, Any]:
-    """Python, OS, machine, CPU model and core count."""
+    """Python, OS and C library (:func:`os_record`), machine, CPU model and core count."""
     return {
+        "os": os_record(),
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),

@@ -20,10 +20,13 @@ def reproducibility_statement(
         )
     elif determinism == "portable":
         lines.append(
-            "- **Bit-exact** on any x86-64 CPU with AVX2 and with any thread count (this run: "
+            "- **Bit-exact expected** on x86-64 CPUs with AVX2 and with any thread count (this run: "
             f"`train.torch_threads = {torch_threads}`), with the library versions of `requirements.lock` (portable "
-            "determinism pins ATen, MKL and OpenBLAS kernels and runs MKL on one thread, without oneDNN). Check: "
-            "`dvc repro --force && git diff --exit-code dvc.lock`."
+            "determinism pins ATen, MKL and OpenBLAS kernels, runs MKL on one thread without oneDNN, and takes an "
+            "IEEE-exact square root in AdamW). Checked so far: 1 vs 2 threads and other MKL instruction sets on one "
+            "AMD EPYC, and one AMD EPYC vs one Intel Xeon with torch 2.11; other CPUs and this torch build across "
+            "vendors are not yet checked. Check: `dvc repro --force && git diff --exit-code dvc.lock`; "
+            "`seedbench doctor` names the first op that differs."
         )
     else:
         lines.append(

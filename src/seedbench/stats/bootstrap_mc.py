@@ -25,7 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from seedbench.stats.bootstrap import BootstrapResult, Statistic, _quantile_linear, bca_bias_and_acceleration
+from seedbench.stats.bootstrap import (
+    BootstrapResult,
+    Statistic,
+    _quantile_linear,
+    bca_bias_and_acceleration,
+)
 
 EDGE_RESAMPLES = 20
 """BCa endpoints resting on fewer resamples beyond them than this are flagged (the tail is a handful of draws)."""

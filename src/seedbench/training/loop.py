@@ -20,7 +20,8 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,16 +29,12 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Sampler, TensorDataset
+from torch.utils.data import DataLoader
 
 from seedbench.core.errors import DataFormatError, ParamsError
-from seedbench.core.seeds import STREAM_WORKERS, derive_seed
-from seedbench.determinism.seeding import (
-    dataloader_generator,
-    determinism_errors,
-    seed_torch,
-    seed_worker,
-)
+from seedbench.determinism.opaudit import RefuseUnpinnedOps
+from seedbench.determinism.seeding import determinism_errors, seed_torch
+from seedbench.training.batches import ShuffledBatches, make_loader  # noqa: F401 - ShuffledBatches re-exported
 from seedbench.training.models import (
     RulRegressor,
     build_model,
@@ -46,6 +43,7 @@ from seedbench.training.models import (
     fit_ridge,
     set_linear_weights,
 )
+from seedbench.training.optim import make_optimizer
 
 PREDICT_BATCH_SIZE = 1024
 """Windows per forward pass in :func:`predict` (fixed: batch size can change float results)."""
@@ -101,7 +99,7 @@ def _json_float(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _as_windows(split: WindowedSplitLike, what: str) -> tuple[np.ndarray, np.ndarray]:
+def as_windows(split: WindowedSplitLike, what: str) -> tuple[np.ndarray, np.ndarray]:
     """``(X, y)`` of ``split`` as contiguous float32 copies, shapes checked."""
     X = np.array(split.X, dtype=np.float32, copy=True, order="C")
     y = np.array(split.y, dtype=np.float32, copy=True, order="C")
@@ -171,6 +169,7 @@ def train_model(
     data_order_seed: int,
     num_workers: int = 0,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    determinism: str = "native",
 ) -> TrainOutcome:
     """Train ``method`` on ``train``, early-stopping on ``val``; see the module docstring.
 
@@ -192,6 +191,12 @@ def train_model(
         DataLoader worker processes; workers are persistent and seeded by ``seeding.seed_worker``.
     on_epoch
         Called after every epoch with its :data:`EpochRecord` (logging, progress).
+    determinism
+        ``params.yaml: train.determinism``: the optimizer (``seedbench.training.optim.make_optimizer``:
+        torch's AdamW, or AdamW with an IEEE-exact square root for ``portable``); ``portable`` also
+        runs the first training step and validation pass under
+        :class:`~seedbench.determinism.opaudit.RefuseUnpinnedOps`. The mode's variables and
+        in-process settings are the caller's (``seeding.set_global_seeds``).
 
     Raises
     ------
@@ -200,14 +205,15 @@ def train_model(
     DataFormatError
         Malformed or non-finite arrays, mismatched window shapes, an empty split.
     DeterminismError
-        Deterministic mode and an op without a deterministic kernel (named).
+        Deterministic mode and an op without a deterministic kernel (named); portable mode and an
+        op whose CPU kernel is not pinned (named).
     """
     check_method(method)
     hp = check_hparams(method, hparams)
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ParamsError(f"train.num_workers: expected an integer >= 0, got {num_workers!r}")
-    X, y = _as_windows(train, "train")
-    Xv, yv = _as_windows(val, "validation")
+    X, y = as_windows(train, "train")
+    Xv, yv = as_windows(val, "validation")
     if Xv.shape[1:] != X.shape[1:]:
         raise DataFormatError(f"validation windows {Xv.shape[1:]} differ from training windows {X.shape[1:]}")
     window, n_features = X.shape[1], X.shape[2]
@@ -216,16 +222,17 @@ def train_model(
     model = build_model(method, window=window, n_features=n_features, hparams=hp)
     with determinism_errors():
         if method == "linear":
-            outcome = _fit_linear(model, X, y, Xv, yv, alpha=float(hp["alpha"]))
+            outcome = fit_linear(model, X, y, Xv, yv, alpha=float(hp["alpha"]))
             if on_epoch is not None:
                 on_epoch(outcome.history[0])
         else:
-            outcome = _fit_sgd(model, X, y, Xv, yv, hp, data_order_seed, num_workers, on_epoch)
+            outcome = _fit_sgd(model, X, y, Xv, yv, hp, data_order_seed, num_workers, on_epoch, determinism)
     model.eval()
     return outcome
 
 
-def _fit_linear(model: RulRegressor, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, *, alpha: float) -> TrainOutcome:
+def fit_linear(model: RulRegressor, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, *, alpha: float) -> TrainOutcome:
+    """Closed-form ridge fit of ``linear`` on ``(X, y)`` and its one history entry (train and validation MSE, cycles²)."""
     w, b = fit_ridge(X.reshape(X.shape[0], -1), y, alpha)
     diverged = not (np.isfinite(w).all() and math.isfinite(b))
     if not diverged:
@@ -234,6 +241,17 @@ def _fit_linear(model: RulRegressor, X: np.ndarray, y: np.ndarray, Xv: np.ndarra
     if not (math.isfinite(record["train_loss"]) and math.isfinite(record["val_loss"])):
         diverged = True
     return TrainOutcome(model, [record], best_epoch=0 if diverged else 1, stopped_early=False, diverged=diverged)
+
+
+def sgd_setup(model: RulRegressor, X: np.ndarray, y: np.ndarray, hp: Mapping[str, Any], *, data_order_seed: int,
+              num_workers: int, determinism: str) -> tuple[torch.optim.Optimizer, DataLoader]:
+    """Before the first epoch: the output scaling from ``y`` (cycles), the mode's optimizer and the seeded loader."""
+    y_std = float(np.std(y, dtype=np.float64))
+    model.set_target_scaling(float(np.mean(y, dtype=np.float64)), y_std if y_std > 0 else 1.0)
+    optimizer = make_optimizer(model.parameters(), lr=float(hp["lr"]), weight_decay=float(hp["weight_decay"]),
+                               determinism=determinism)
+    loader = make_loader(X, y, batch_size=int(hp["batch_size"]), data_order_seed=data_order_seed, num_workers=num_workers)
+    return optimizer, loader
 
 
 def _fit_sgd(
@@ -246,19 +264,20 @@ def _fit_sgd(
     data_order_seed: int,
     num_workers: int,
     on_epoch: Callable[[EpochRecord], None] | None,
+    determinism: str,
 ) -> TrainOutcome:
-    y_std = float(np.std(y, dtype=np.float64))
-    model.set_target_scaling(float(np.mean(y, dtype=np.float64)), y_std if y_std > 0 else 1.0)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(hp["lr"]), weight_decay=float(hp["weight_decay"]))
-    loader = make_loader(X, y, batch_size=int(hp["batch_size"]), data_order_seed=data_order_seed, num_workers=num_workers)
+    optimizer, loader = sgd_setup(model, X, y, hp, data_order_seed=data_order_seed, num_workers=num_workers,
+                                  determinism=determinism)
     Xv_tensor = window_tensor(Xv)  # once, not once an epoch
     outcome = TrainOutcome(model)
     best_val = math.inf
     best_state: dict[str, torch.Tensor] | None = None
     epochs_without_improvement = 0
     for epoch in range(1, int(hp["max_epochs"]) + 1):
-        train_loss = _train_one_epoch(model, loader, optimizer)
-        val_loss = mse_tensor(model, Xv_tensor, yv) if math.isfinite(train_loss) else math.nan
+        first = determinism == "portable" and epoch == 1  # refuse unpinned ops on the first step and validation
+        train_loss = _train_one_epoch(model, loader, optimizer, _guard(first, "the first training step"))
+        with _guard(first, "the first validation pass"):
+            val_loss = mse_tensor(model, Xv_tensor, yv) if math.isfinite(train_loss) else math.nan
         record: EpochRecord = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
         outcome.history.append(record)
         if on_epoch is not None:
@@ -280,73 +299,36 @@ def _fit_sgd(
     return outcome
 
 
-class ShuffledBatches(Sampler[torch.Tensor]):
-    """Whole mini-batches as index tensors, shape ``(≤ batch_size,)``, in a fresh random order each epoch.
+def _guard(active: bool, where: str) -> AbstractContextManager[Any]:
+    """:class:`RefuseUnpinnedOps` for ``where`` when ``active``, else a no-op context."""
+    return RefuseUnpinnedOps(where=where) if active else nullcontext()
 
-    Each epoch draws ``torch.randperm(n, generator=generator)`` and cuts it
-    into ``batch_size`` pieces (the last one shorter), then draws a second
-    permutation it does not use: exactly the draws of
-    ``RandomSampler(generator=generator)`` batched by ``batch_size``, so the
-    batches, and the trained weights, are those of that sampler bit for bit.
-    Handing the DataLoader whole batches (``batch_size=None``) lets
-    :class:`~torch.utils.data.TensorDataset` index all windows of a batch at
-    once instead of one ``__getitem__`` and a ``torch.stack`` per window (an
-    mlp epoch spent ~40% of its time there; BENCHMARKS.md, "Training
-    throughput").
+
+def train_step(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, optimizer: torch.optim.Optimizer) -> float:
+    """One optimizer step on the batch ``(xb, yb)``; returns its MSE (cycles²), NaN (no step taken) when not finite."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = nn.functional.mse_loss(model(xb), yb)
+    value = float(loss.item())
+    if not math.isfinite(value):
+        return math.nan
+    loss.backward()
+    optimizer.step()
+    return value
+
+
+def _train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                     first_step: AbstractContextManager[Any] | None = None) -> float:
+    """One pass over ``loader``; mean MSE (cycles²) over windows, NaN as soon as a batch loss is not finite.
+
+    ``first_step`` (a context manager) wraps the first batch's step only.
     """
-
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator) -> None:
-        if n < 1 or batch_size < 1:
-            raise ValueError(f"ShuffledBatches needs n >= 1 and batch_size >= 1, got n={n}, batch_size={batch_size}")
-        self.n, self.batch_size, self.generator = n, batch_size, generator
-
-    def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        # A generator function: the draws happen when the epoch starts, not when iter() is called (the
-        # DataLoader calls iter() on its sampler once more than it iterates when it starts workers).
-        order = torch.randperm(self.n, generator=self.generator)
-        torch.randperm(self.n, generator=self.generator)  # RandomSampler's unused draw for num_samples % n == 0
-        yield from order.split(self.batch_size)
-
-
-def make_loader(X: np.ndarray, y: np.ndarray, *, batch_size: int, data_order_seed: int, num_workers: int) -> DataLoader:
-    """Shuffling DataLoader over ``(X, y)`` whose batch order depends on ``data_order_seed`` only.
-
-    The sampler (:class:`ShuffledBatches`) draws one permutation per epoch from
-    ``dataloader_generator(data_order_seed)``; the DataLoader's own generator,
-    which torch draws worker base seeds from (once per iterator, so once per
-    epoch without workers but only once with persistent workers), is a
-    separate derived stream ``derive_seed(data_order_seed, "workers")``.
-    Hence ``num_workers`` changes speed, never the batches: a run gives the
-    same bytes with 0 or 2 workers. Workers are persistent and seeded by
-    :func:`seedbench.determinism.seeding.seed_worker`.
-    """
-    dataset = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
-    return DataLoader(
-        dataset,
-        batch_size=None,
-        sampler=ShuffledBatches(len(dataset), batch_size, dataloader_generator(data_order_seed)),
-        generator=dataloader_generator(derive_seed(data_order_seed, STREAM_WORKERS)),
-        worker_init_fn=seed_worker,
-        num_workers=num_workers,
-        persistent_workers=num_workers > 0,
-    )
-
-
-def _train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer) -> float:
-    """One pass over ``loader``; mean MSE (cycles²) over windows, NaN as soon as a batch loss is not finite."""
     model.train()
     total, count = 0.0, 0
     for xb, yb in loader:
-        optimizer.zero_grad(set_to_none=True)
-        loss = nn.functional.mse_loss(model(xb), yb)
-        value = float(loss.item())
+        with first_step if first_step is not None and count == 0 else nullcontext():
+            value = train_step(model, xb, yb, optimizer)
         if not math.isfinite(value):
             return math.nan
-        loss.backward()
-        optimizer.step()
         total += value * len(yb)
         count += len(yb)
     return total / count

@@ -22,7 +22,7 @@ Steps, in order (each refusal names what to do):
 7. compare the new ``results.json`` (and predictions' sha256) with the results
    the manifest recorded, with :func:`seedbench.verify.compare.compare_results`:
    bit-exact when every library version matches and, run by run,
-   :func:`seedbench.determinism.modes.expected_level` promises it (same
+   :func:`seedbench.determinism.expectations.expected_level` promises it (same
    ``train.determinism`` mode and variables, CPU model or portable kernels,
    torch threads, deterministic flags, no CUDA difference) on the same GPUs;
    seed-stable when the major versions of python, torch, numpy, scipy and
@@ -157,7 +157,8 @@ def _major(name: str, version: str | None) -> str | None:
 _CURRENT_RECORD_CODE = """
 import json, os, sys
 import torch
-from seedbench.determinism.modes import DISPATCH_ENV_VARS, determinism_record
+from seedbench.determinism.modes import DISPATCH_ENV_VARS
+from seedbench.determinism.settings import determinism_record
 from seedbench.provenance.environment import cpu_flags_summary, cpu_model, gpu_record
 torch.set_num_threads(int(sys.argv[1]))
 record = determinism_record(sys.argv[2], {k: os.environ.get(k) for k in DISPATCH_ENV_VARS},
@@ -195,7 +196,7 @@ def choose_level(manifest: Mapping[str, Any], installed: Mapping[str, str | None
 
     ``current`` is :func:`current_determinism_record`. The level is the lowest of:
 
-    - for every run, :func:`seedbench.determinism.modes.expected_level` between the
+    - for every run, :func:`seedbench.determinism.expectations.expected_level` between the
       run's recorded ``determinism`` and ``current`` (CPU model and kernels,
       ``train.determinism`` mode and its variables, torch threads, numerics
       library versions, deterministic flags, CUDA);
@@ -205,7 +206,7 @@ def choose_level(manifest: Mapping[str, Any], installed: Mapping[str, str | None
       python (major.minor), torch, numpy, scipy or pandas → ``distribution``;
     - ``bit`` only on the same GPU models.
     """
-    from seedbench.determinism.modes import expected_level
+    from seedbench.determinism.expectations import expected_level
 
     level = "bit"
     matched: list[str] = []
