@@ -9,11 +9,14 @@ cloud metadata endpoint, no AWS profile of the machine.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,9 +26,14 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-_NO_AWS_FILE = os.devnull
-"""botocore treats a config/credentials path that is not a regular file as empty: ~/.aws is never read, and
-nothing is written at import."""
+@functools.cache
+def _empty_aws_file() -> str:
+    """An empty AWS config/credentials file for this test process (so ~/.aws is never read), made on first use
+    (nothing is written at import) and removed when the process exits."""
+    fd, name = tempfile.mkstemp(prefix="seedbench-empty-aws-config-")
+    os.close(fd)
+    atexit.register(Path(name).unlink, missing_ok=True)
+    return name
 
 
 def dvc_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -44,8 +52,8 @@ def dvc_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         no_proxy="127.0.0.1,localhost",
         # botocore: never ask an instance-metadata address, never read ~/.aws, give up on the first failure.
         AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=_NO_AWS_FILE,
-        AWS_SHARED_CREDENTIALS_FILE=_NO_AWS_FILE,
+        AWS_CONFIG_FILE=_empty_aws_file(),
+        AWS_SHARED_CREDENTIALS_FILE=_empty_aws_file(),
         AWS_MAX_ATTEMPTS="1",
     )
     env.update(extra or {})

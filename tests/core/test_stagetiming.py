@@ -48,7 +48,11 @@ def test_a_finished_block_appends_one_record_with_its_times_and_memory(tmp_path:
 
 
 def test_peak_memory_is_the_processes_peak(tmp_path: Path) -> None:
-    """A fresh process (python + numpy, well under 100 MB) touches 400 MB inside the block: the record says so."""
+    """Inside the block a fresh process touches 300 MB more than its peak so far: the record says so.
+
+    (Linux carries the parent's resident size at fork into the child's peak across exec, so "so far" is
+    measured, not assumed small.)
+    """
     target = tmp_path / "timings.jsonl"
     code = textwrap.dedent(
         f"""
@@ -56,15 +60,14 @@ def test_peak_memory_is_the_processes_peak(tmp_path: Path) -> None:
         from seedbench.core.stagetiming import peak_rss_bytes, timed_stage
         before = peak_rss_bytes()
         with timed_stage("train@FD001-mlp-0", environ={{"{TIMINGS_ENV}": {str(target)!r}}}):
-            block = np.ones(50_000_000)  # 400 MB, every page touched
+            block = np.ones((before + 300_000_000) // 8)  # every page touched
         print(before)
         """
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     before = int(proc.stdout)
     (record,) = read_timings(target)
-    assert before < 200_000_000
-    assert record["peak_rss_bytes"] >= 400_000_000 > before * 2
+    assert record["peak_rss_bytes"] >= before + 290_000_000
 
 
 def test_a_failed_block_writes_nothing(tmp_path: Path) -> None:

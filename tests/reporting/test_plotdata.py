@@ -152,7 +152,8 @@ def _made_by_transforms(spec: dict[str, Any]) -> set[str]:
 
 def test_dvc_yaml_plots_use_aggregate_outs_and_templates_that_read_existing_columns(repo_root: Path) -> None:
     dvc_yaml = yaml.safe_load((repo_root / "dvc.yaml").read_text())
-    aggregate_outs = set(dvc_yaml["stages"]["aggregate"]["outs"])
+    # an out is a path, or {path: {cache: false, ...}}
+    aggregate_outs = {out if isinstance(out, str) else next(iter(out)) for out in dvc_yaml["stages"]["aggregate"]["outs"]}
     declared: dict[str, dict[str, Any]] = {}
     for entry in dvc_yaml["plots"]:
         path, props = (entry, {}) if isinstance(entry, str) else next(iter(entry.items()))
