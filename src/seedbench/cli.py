@@ -117,7 +117,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_describe(args: argparse.Namespace) -> int:
-    from seedbench.publishing.croissant import describe_path
+    from seedbench.publishing.describe import describe_path
 
     sys.stdout.write(describe_path(args.path))
     return 0
