@@ -16,6 +16,7 @@ from seedbench.core.edge import run_user_errors_as_messages  # noqa: E402
 from seedbench.core.files import atomic_write_bytes, staged_directory  # noqa: E402
 from seedbench.core.names import (  # noqa: E402
     LIVE_DIRNAME,
+    METHODS_DIR,
     MODEL_FILENAME,
     PREDICTIONS_FILENAME,
     PREPARED_DIR,
@@ -67,8 +68,10 @@ def main(argv: list[str] | None = None) -> None:
         test_predictions,
         train_model,
     )
+    from seedbench.training.methods import load_method
     with timed_stage(f"train@{args.dataset}-{args.method}-{args.replicate}"):  # the stage's own work, for $SEEDBENCH_TIMINGS
         hparams = params.train.hparams(args.method)
+        method = load_method(args.method, METHODS_DIR)  # methods/<method>.py, a dep of this stage in dvc.yaml
         seeds = run_seeds(params.seed, args.replicate)
         threads = set_torch_threads(params.train.torch_threads)
         determinism = set_global_seeds(seeds["seed"], deterministic=params.train.deterministic, warn_only=params.train.warn_only,
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             live_dir, label=label, max_epochs=hparams.get("max_epochs")
         ) as on_epoch:
             outcome = train_model(
-                args.method, select_units(data.train, train_units), select_units(data.train, val_units),
+                method, select_units(data.train, train_units), select_units(data.train, val_units),
                 hparams=hparams, seed=seeds["seed"], data_order_seed=seeds["data_order_seed"],
                 num_workers=params.train.num_workers, on_epoch=on_epoch, determinism=params.train.determinism,
             )

@@ -2,7 +2,7 @@
 
 File names of a run's outputs, the run key, the reproducibility levels and
 their order, the C-MAPSS subsets, sensors and raw-file kinds, the built-in
-methods and the determinism modes are defined here once and imported
+methods, the methods folder and the determinism modes are defined here once and imported
 everywhere else (scikit-learn's rule: re-export, never redefine). Seed-stream
 names live beside the derivation in :mod:`seedbench.core.seeds`.
 """
@@ -123,8 +123,12 @@ SHA256_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
 """How every hash is written: ``sha256:`` and 64 lowercase hex digits."""
 
 # ----------------------------------------------------------------- training
-KNOWN_METHODS: tuple[str, ...] = ("linear", "mlp", "cnn1d", "bilstm")
-"""Methods behind the model factory (``seedbench.training.models.build_model``)."""
+METHODS_DIR = "methods"
+"""Folder of method files, relative to the repository root: ``methods/<name>.py`` is method ``<name>``
+(README, "Benchmark your own method in 10 minutes"; declaration: ``seedbench.core.methodspec``)."""
+
+BUILTIN_METHODS: tuple[str, ...] = ("linear", "mlp", "cnn1d", "bilstm")
+"""The methods shipped in ``methods/`` as worked examples, in the order reports list them first."""
 
 DETERMINISM_MODES: tuple[str, ...] = ("native", "portable")
 """Values of ``params.yaml: train.determinism``."""
