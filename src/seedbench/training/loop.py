@@ -42,6 +42,7 @@ from seedbench.training.methods import (
     check_hparams,
     fit_model,
     probe_output,
+    resolve,
 )
 from seedbench.training.models import RulRegressor
 from seedbench.training.optim import make_optimizer
@@ -161,7 +162,7 @@ def mse(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
 
 
 def train_model(
-    method: Method,
+    method: Method | str,
     train: WindowedSplitLike,
     val: WindowedSplitLike,
     *,
@@ -177,7 +178,7 @@ def train_model(
     Parameters
     ----------
     method
-        A method loaded by ``seedbench.training.methods.load_method``.
+        A method loaded by ``seedbench.training.methods.load_method``, or its name (loaded from ``methods/``).
     train, val
         Splits with ``X`` float32 (n, window, n_features) and ``y`` float32 (n,) RUL in cycles;
         whole units apart (the caller checks leakage).
@@ -211,6 +212,7 @@ def train_model(
         Deterministic mode and an op without a deterministic kernel (named); portable mode and an
         op whose CPU kernel is not pinned (named).
     """
+    method = resolve(method)
     hp = check_hparams(method, hparams)
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ParamsError(f"train.num_workers: expected an integer >= 0, got {num_workers!r}")
@@ -361,7 +363,7 @@ def model_bytes(model: nn.Module) -> bytes:
 
 def load_model(
     path: str | os.PathLike[str],
-    method: Method,
+    method: Method | str,
     *,
     window: int,
     n_features: int,
@@ -374,6 +376,7 @@ def load_model(
     DataFormatError
         The file is missing, not a torch state dict, or does not fit the model.
     """
+    method = resolve(method)
     model = build_model(method, window=window, n_features=n_features, hparams=hparams)
     path = Path(path)
     try:

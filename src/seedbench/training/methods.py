@@ -37,6 +37,7 @@ from torch import nn
 from seedbench.core.errors import MethodError, ParamsError, SeedbenchError
 from seedbench.core.methodspec import MethodSpec, method_path, read_method_spec
 from seedbench.core.names import METHODS_DIR
+from seedbench.determinism.seeding import determinism_errors
 from seedbench.training.models import RulRegressor
 
 PROBE_WINDOWS = 2
@@ -111,8 +112,14 @@ def load_method(name: str, methods_dir: str | Path = METHODS_DIR) -> Method:
     return _LOADED[key]
 
 
-def check_hparams(method: Method, hparams: Mapping[str, Any]) -> dict[str, Any]:
+def resolve(method: Method | str, methods_dir: str | Path = METHODS_DIR) -> Method:
+    """``method`` itself, or the method named so, loaded from ``methods_dir`` (:func:`load_method`)."""
+    return method if isinstance(method, Method) else load_method(method, methods_dir)
+
+
+def check_hparams(method: Method | str, hparams: Mapping[str, Any]) -> dict[str, Any]:
     """``hparams`` as a dict if its keys are exactly the method's declared ones, else :class:`ParamsError`."""
+    method = resolve(method)
     allowed = method.spec.keys()
     missing = [k for k in allowed if k not in hparams]
     unknown = sorted(str(k) for k in hparams if k not in allowed)
@@ -126,7 +133,8 @@ def check_hparams(method: Method, hparams: Mapping[str, Any]) -> dict[str, Any]:
 def call_method(method: Method, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``function(*args, **kwargs)``; an exception from the method's code becomes a :class:`MethodError` naming file:line."""
     try:
-        return function(*args, **kwargs)
+        with determinism_errors():  # an op without a deterministic kernel stays a DeterminismError naming it
+            return function(*args, **kwargs)
     except SeedbenchError:
         raise
     except Exception as exc:
@@ -142,11 +150,12 @@ def as_regressor(method: Method, net: Any, what: str, *, window: int, n_features
     return RulRegressor(net, window=window, n_features=n_features)
 
 
-def build_model(method: Method, *, window: int, n_features: int, hparams: Mapping[str, Any]) -> RulRegressor:
+def build_model(method: Method | str, *, window: int, n_features: int, hparams: Mapping[str, Any]) -> RulRegressor:
     """An untrained model of the ``build`` method ``method`` for windows ``(window, n_features)``.
 
     Initialisation draws from torch's global generator: seed it first (``seedbench.determinism.seeding.seed_torch``).
     """
+    method = resolve(method)
     if method.build is None:
         raise MethodError(f"{method.where}: a fit method has no untrained model; seedbench trains it by calling fit")
     if window < 1 or n_features < 1:
@@ -176,7 +185,7 @@ def probe_output(method: Method, model: RulRegressor, X: np.ndarray, *, require_
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise MethodError(f"{method.where}: the model's output for {k} windows has shape {shape}; expected ({k}, 1) "
                           "(one RUL per window)")
-    if require_finite and not bool(torch.isfinite(out).all()):
+    if require_finite and not np.isfinite(out.numpy()).all():  # numpy: no extra torch op in the op audit
         raise MethodError(f"{method.where}: the untrained model outputs NaN or infinity for {k} training windows; "
                           "expected finite numbers before any training step")
 
