@@ -28,7 +28,7 @@ VOLATILE_FILENAME = "volatile.json"
 """Volatile provenance beside a manifest (times, host, git state): neither git- nor DVC-tracked."""
 PARAMS_FILENAME = "params.yaml"
 """The experiment's params file at the repository root."""
-CODE_ROOTS: tuple[str, ...] = ("stages", "src")
+CODE_ROOTS: tuple[str, ...] = ("stages", "src", "methods")
 """Top-level folders holding pipeline code: a stage dep below one of them is code (recorded in ``code_hashes``)."""
 SOURCE_RECORD_NAME = "SOURCE.json"
 """``data/raw/SOURCE.json``: where every raw file came from, with its sha256."""
