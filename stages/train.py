@@ -16,13 +16,13 @@ from seedbench.core.edge import run_user_errors_as_messages  # noqa: E402
 from seedbench.core.files import atomic_write_bytes, staged_directory  # noqa: E402
 from seedbench.core.names import (  # noqa: E402
     LIVE_DIRNAME,
-    METHODS_DIR,
     MODEL_FILENAME,
     PREDICTIONS_FILENAME,
     PREPARED_DIR,
     STAGE_ENV_VAR,
     item_of_stage,
     run_dir,
+    methods_dir_of,
 )
 from seedbench.core.params import load_params  # noqa: E402
 from seedbench.core.seeds import STREAM_VALIDATION_SPLIT, generator, run_seeds  # noqa: E402
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    params = load_params(args.params)
+    params = load_params(args.params, methods_dir_of(__file__))
     if args.dataset is None:
         args.dataset, args.method, args.replicate = item_of_stage(args.stage, "train", params.runs())
     args.prepared = args.prepared or f"{PREPARED_DIR}/{args.dataset}"
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     from seedbench.training.methods import load_method
     with timed_stage(f"train@{args.dataset}-{args.method}-{args.replicate}"):  # the stage's own work, for $SEEDBENCH_TIMINGS
         hparams = params.train.hparams(args.method)
-        method = load_method(args.method, METHODS_DIR)  # methods/<method>.py, a dep of this stage in dvc.yaml
+        method = load_method(args.method, methods_dir_of(__file__))  # methods/<method>.py, a dep of this stage in dvc.yaml
         seeds = run_seeds(params.seed, args.replicate)
         threads = set_torch_threads(params.train.torch_threads)
         determinism = set_global_seeds(seeds["seed"], deterministic=params.train.deterministic, warn_only=params.train.warn_only,

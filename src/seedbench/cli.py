@@ -111,7 +111,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from seedbench.ops.lockcheck import read_lockfile
     from seedbench.ops.status import pipeline_status, status_text
 
-    params = load_params(Path(args.repo) / "params.yaml")
+    params = load_params(Path(args.repo) / "params.yaml", Path(args.repo) / METHODS_DIR)
     read_lockfile(args.repo)  # a dvc.lock cut off by an interrupted `dvc repro`: one line saying how to repair it
     sys.stdout.write(status_text(pipeline_status(args.repo, params), params))
     return 0
@@ -147,7 +147,7 @@ def _cmd_repro(args: argparse.Namespace) -> int:
     from seedbench.ops.parallel import default_cores, repo_path, repro
 
     root = repo_path(args.repo)
-    params = load_params(root / "params.yaml")
+    params = load_params(root / "params.yaml", root / METHODS_DIR)
     repro(root, jobs=args.jobs, torch_threads=params.train.torch_threads, cores=default_cores())
     return 0
 

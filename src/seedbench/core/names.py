@@ -127,6 +127,21 @@ METHODS_DIR = "methods"
 """Folder of method files, relative to the repository root: ``methods/<name>.py`` is method ``<name>``
 (README, "Benchmark your own method in 10 minutes"; declaration: ``seedbench.core.methodspec``)."""
 
+def methods_dir_of(stage_script: str) -> str:
+    """The ``methods/`` folder of the checkout holding ``stage_script`` (``stages/<name>.py``), POSIX.
+
+    Relative to the working directory when below it (as DVC runs stages: ``methods``), so a stage
+    validates params against its own checkout's method files wherever it is started from.
+    """
+    from pathlib import Path
+
+    folder = Path(stage_script).resolve().parents[1] / METHODS_DIR
+    try:
+        return folder.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return folder.as_posix()
+
+
 BUILTIN_METHODS: tuple[str, ...] = ("linear", "mlp", "cnn1d", "bilstm")
 """The methods shipped in ``methods/`` as worked examples, in the order reports list them first."""
 
