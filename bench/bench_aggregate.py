@@ -27,7 +27,7 @@ Every synthetic number comes from ``seedbench.core.seeds.generator(--seed, "benc
 each method has its own error level (FD002 harder), each seed its own bias and scatter, so the
 claims, Friedman ranks and the best-run choice look like a real experiment's.
 
-The params schema allows only the 4 real methods (``params.KNOWN_METHODS``: linear, mlp, cnn1d,
+The params schema allows only the 4 real methods (``params.BUILTIN_METHODS``: linear, mlp, cnn1d,
 bilstm), so ``stages/aggregate.py`` cannot be given 10 methods through ``params.yaml``. The
 tree therefore holds 10 methods (the 4 real ones + ``synth05`` … ``synth10``) and two shapes are
 measured:
@@ -96,7 +96,7 @@ import yaml
 
 from seedbench.core import seeds
 from seedbench.core.files import atomic_write_text, write_json
-from seedbench.core.names import KNOWN_METHODS, LIVE_DIRNAME
+from seedbench.core.names import BUILTIN_METHODS, LIVE_DIRNAME
 from seedbench.core.params import Params, load_params
 from seedbench.provenance.environment import cpu_model
 from seedbench.reporting import plotdata, plots
@@ -173,7 +173,7 @@ import pandas, scikit_posthocs
 
 def method_names(n: int) -> list[str]:
     """The 4 real methods first, then ``synth05`` … (``n`` in all)."""
-    real = list(KNOWN_METHODS[: min(n, len(KNOWN_METHODS))])
+    real = list(BUILTIN_METHODS[: min(n, len(BUILTIN_METHODS))])
     return real + [f"synth{i:02d}" for i in range(len(real) + 1, n + 1)]
 
 
@@ -193,7 +193,7 @@ def epoch_budget(params: Params, method: str) -> tuple[int, int]:
     """(min, max) epochs a run of ``method`` logs: linear is closed form (1 epoch)."""
     if method == "linear":
         return 1, 1
-    hp = params.train.hparams(method if method in KNOWN_METHODS else "mlp")
+    hp = params.train.hparams(method if method in BUILTIN_METHODS else "mlp")
     return min(hp["patience"] + 1, hp["max_epochs"]), hp["max_epochs"]
 
 
@@ -560,7 +560,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     tree = work / "tree"
     goal_methods = method_names(args.methods)
-    real_methods = goal_methods[: len(KNOWN_METHODS)]
+    real_methods = goal_methods[: len(BUILTIN_METHODS)]
     shapes: dict[str, list[str] | None] = {"real": None, "goal": goal_methods}
     shape_label = {
         "real": f"{len(args.datasets)}×{len(real_methods)}×{args.replicates} (real stage)",
@@ -645,7 +645,7 @@ def main() -> None:
     print(f"- code: {code}")
     print(f"- grid: datasets {args.datasets}, {args.replicates} replicates, stats.n_resamples {args.n_resamples}; "
           f"real = methods {real_methods}; goal = {goal_methods} (methods swapped in after params validation: "
-          f"the schema allows only {list(KNOWN_METHODS)})")
+          f"the schema allows only {list(BUILTIN_METHODS)})")
     print(f"- tree: {n_runs} runs built in {setup_s:.1f} s (not timed below)")
     print(f"- medians of {args.repeats} repeats, wall s (CPU s in parentheses)"
           + ("" if args.repeats >= 5 else f" — NOTE: only {args.repeats} repeats, the goal asks for >= 5"))

@@ -23,7 +23,7 @@ import time
 import torch
 
 from seedbench.core.params import load_params
-from seedbench.training.models import build_model
+from seedbench.training.methods import build_model
 from seedbench.training.optim import PortableAdamW
 
 

@@ -117,7 +117,7 @@ def plain_train(method: str, X: Any, y: Any, Xv: Any, yv: Any, hp: dict[str, Any
     from torch.utils.data import TensorDataset
 
     from seedbench.training.loop import PREDICT_BATCH_SIZE
-    from seedbench.training.models import build_model
+    from seedbench.training.methods import build_model
 
     torch.manual_seed(seed)
     model = build_model(method, window=X.shape[1], n_features=X.shape[2], hparams=hp)
@@ -158,7 +158,7 @@ def _warm_up(method: str, hp: dict[str, Any], X: Any, Xv: Any) -> None:
     """Pay torch's one-time lazy costs outside the timer; the same for every variant."""
     import torch
 
-    from seedbench.training.models import build_model
+    from seedbench.training.methods import build_model
 
     model = build_model(method, window=X.shape[1], n_features=X.shape[2], hparams=hp)
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(hp["lr"]), weight_decay=float(hp["weight_decay"]))

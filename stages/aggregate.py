@@ -9,6 +9,7 @@ from pathlib import Path
 from seedbench.core import seeds
 from seedbench.core.edge import run_user_errors_as_messages
 from seedbench.core.files import atomic_write_text, write_json
+from seedbench.core.names import methods_dir_of
 from seedbench.core.params import load_params
 from seedbench.core.stagetiming import timed_stage
 from seedbench.reporting import plotdata, plots
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="reports")
     args = parser.parse_args(argv)
     with timed_stage("aggregate"):  # the stage's own work, for $SEEDBENCH_TIMINGS
-        params = load_params(args.params)
+        params = load_params(args.params, methods_dir_of(__file__))
         datasets, methods = params.data.datasets, params.methods
         # Only the runs these params ask for: stale folders of other experiments are ignored.
         results = collect_results(folder_reader(args.root), params, where=f"folder {args.root}")

@@ -14,6 +14,7 @@ from seedbench.core.names import (
     RESULTS_FILENAME,
     STAGE_ENV_VAR,
     item_of_stage,
+    methods_dir_of,
 )
 from seedbench.core.names import run_dir as run_dir_of
 from seedbench.core.params import load_params
@@ -32,7 +33,7 @@ def main() -> None:
     parser.add_argument("--replicate", type=int)
     parser.add_argument("--run", help="run folder holding predictions.csv (default: runs/<dataset>/<method>/rep_<r>)")
     args = parser.parse_args()
-    params = load_params(args.params)
+    params = load_params(args.params, methods_dir_of(__file__))
     if args.dataset is None:
         args.dataset, args.method, args.replicate = item_of_stage(args.stage, "evaluate", params.runs())
     with timed_stage(f"evaluate@{args.dataset}-{args.method}-{args.replicate}"):  # the stage's own work, for $SEEDBENCH_TIMINGS

@@ -11,6 +11,7 @@ import sys
 
 from seedbench.core.edge import run_user_errors_as_messages
 from seedbench.core.files import staged_directory
+from seedbench.core.names import methods_dir_of
 from seedbench.core.params import load_params
 from seedbench.core.stagetiming import timed_stage
 from seedbench.data.record import write_source_record
@@ -23,7 +24,7 @@ def main() -> None:
     parser.add_argument("--out", default="data/raw")
     args = parser.parse_args()
     with timed_stage("fetch"):  # the stage's own work, for $SEEDBENCH_TIMINGS
-        data = load_params(args.params).data
+        data = load_params(args.params, methods_dir_of(__file__)).data
         with staged_directory(args.out) as staging:  # data/raw is replaced only if everything succeeds
             files, details = fetch_source(data, staging)
             write_source_record(staging, data.source, files, details)

@@ -8,7 +8,7 @@ import sys
 
 from seedbench.core.edge import run_user_errors_as_messages
 from seedbench.core.files import staged_directory
-from seedbench.core.names import PREPARED_DIR, RAW_DIR, STAGE_ENV_VAR, item_of_stage
+from seedbench.core.names import PREPARED_DIR, RAW_DIR, STAGE_ENV_VAR, item_of_stage, methods_dir_of
 from seedbench.core.params import load_params
 from seedbench.core.stagetiming import timed_stage
 from seedbench.data.cmapss import read_subset
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--raw", help="folder with train_/test_/RUL_<dataset>.txt (default: data/raw/<dataset>)")
     parser.add_argument("--out", help="default: data/prepared/<dataset>")
     args = parser.parse_args()
-    params = load_params(args.params)
+    params = load_params(args.params, methods_dir_of(__file__))
     if args.dataset is None:
         (args.dataset,) = item_of_stage(args.stage, "prepare", [(d,) for d in params.data.datasets])
     args.raw = args.raw or f"{RAW_DIR}/{args.dataset}"

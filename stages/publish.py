@@ -13,6 +13,7 @@ from pathlib import Path
 
 from seedbench.core.edge import run_user_errors_as_messages
 from seedbench.core.files import atomic_write_text, read_json
+from seedbench.core.names import methods_dir_of
 from seedbench.core.params import load_params, params_as_dict
 from seedbench.core.stagetiming import timed_stage
 from seedbench.data.record import data_hashes, read_source_record
@@ -51,7 +52,7 @@ def main() -> None:
     parser.add_argument("--out", default="publish")
     args = parser.parse_args()
     with timed_stage("publish"):  # the stage's own work, for $SEEDBENCH_TIMINGS
-        params = load_params(args.params)
+        params = load_params(args.params, methods_dir_of(__file__))
         config = params_as_dict(params)
         out = Path(args.out)
         p = params.publish

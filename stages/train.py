@@ -22,6 +22,7 @@ from seedbench.core.names import (  # noqa: E402
     STAGE_ENV_VAR,
     item_of_stage,
     run_dir,
+    methods_dir_of,
 )
 from seedbench.core.params import load_params  # noqa: E402
 from seedbench.core.seeds import STREAM_VALIDATION_SPLIT, generator, run_seeds  # noqa: E402
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    params = load_params(args.params)
+    params = load_params(args.params, methods_dir_of(__file__))
     if args.dataset is None:
         args.dataset, args.method, args.replicate = item_of_stage(args.stage, "train", params.runs())
     args.prepared = args.prepared or f"{PREPARED_DIR}/{args.dataset}"
@@ -67,8 +68,10 @@ def main(argv: list[str] | None = None) -> None:
         test_predictions,
         train_model,
     )
+    from seedbench.training.methods import load_method
     with timed_stage(f"train@{args.dataset}-{args.method}-{args.replicate}"):  # the stage's own work, for $SEEDBENCH_TIMINGS
         hparams = params.train.hparams(args.method)
+        method = load_method(args.method, methods_dir_of(__file__))  # methods/<method>.py, a dep of this stage in dvc.yaml
         seeds = run_seeds(params.seed, args.replicate)
         threads = set_torch_threads(params.train.torch_threads)
         determinism = set_global_seeds(seeds["seed"], deterministic=params.train.deterministic, warn_only=params.train.warn_only,
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             live_dir, label=label, max_epochs=hparams.get("max_epochs")
         ) as on_epoch:
             outcome = train_model(
-                args.method, select_units(data.train, train_units), select_units(data.train, val_units),
+                method, select_units(data.train, train_units), select_units(data.train, val_units),
                 hparams=hparams, seed=seeds["seed"], data_order_seed=seeds["data_order_seed"],
                 num_workers=params.train.num_workers, on_epoch=on_epoch, determinism=params.train.determinism,
             )

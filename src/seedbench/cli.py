@@ -19,6 +19,7 @@ from seedbench.core.edge import (
     run_user_errors_as_messages,
 )
 from seedbench.core.errors import DataFormatError, ParamsError
+from seedbench.core.names import METHODS_DIR
 
 
 def _cmd_params_reference(_: argparse.Namespace) -> int:
@@ -110,7 +111,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from seedbench.ops.lockcheck import read_lockfile
     from seedbench.ops.status import pipeline_status, status_text
 
-    params = load_params(Path(args.repo) / "params.yaml")
+    params = load_params(Path(args.repo) / "params.yaml", Path(args.repo) / METHODS_DIR)
     read_lockfile(args.repo)  # a dvc.lock cut off by an interrupted `dvc repro`: one line saying how to repair it
     sys.stdout.write(status_text(pipeline_status(args.repo, params), params))
     return 0
@@ -146,7 +147,7 @@ def _cmd_repro(args: argparse.Namespace) -> int:
     from seedbench.ops.parallel import default_cores, repo_path, repro
 
     root = repo_path(args.repo)
-    params = load_params(root / "params.yaml")
+    params = load_params(root / "params.yaml", root / METHODS_DIR)
     repro(root, jobs=args.jobs, torch_threads=params.train.torch_threads, cores=default_cores())
     return 0
 
@@ -160,7 +161,7 @@ def _cmd_setup_remote(args: argparse.Namespace) -> int:
 
 def _doctor_base_args(args: argparse.Namespace) -> list[str]:
     base = ["--params", args.params, "--dataset", args.dataset, "--method", args.method, "--steps", str(args.steps),
-            "--replicate", str(args.replicate)]
+            "--replicate", str(args.replicate), "--methods-dir", args.methods_dir]
     return base + (["--prepared", args.prepared] if args.prepared else [])
 
 
@@ -172,7 +173,7 @@ def _cmd_doctor_record(args: argparse.Namespace) -> int:
         startup_environment,
     )
 
-    params = load_params(args.params)
+    params = load_params(args.params, args.methods_dir)
     mode = args.determinism or params.train.determinism
     started_with = startup_environment() or {}
     if any(started_with.get(k) != v for k, v in mode_environment(mode).items()):  # restart with the mode's variables
@@ -182,7 +183,8 @@ def _cmd_doctor_record(args: argparse.Namespace) -> int:
 
     trace = record_trace(params, dataset=args.dataset, method=args.method, steps=args.steps, replicate=args.replicate,
                          prepared=args.prepared or f"data/prepared/{args.dataset}", determinism=mode,
-                         torch_threads=args.threads, num_workers=args.workers)
+                         torch_threads=args.threads, num_workers=args.workers,
+                         perturb_global_streams=args.perturb_global_streams, methods_dir=args.methods_dir)
     write_trace(trace, args.output)
     print(f"seedbench doctor record: {len(trace['ops'])} ops over {len(trace['steps'])} step(s) of {args.method} "
           f"on {args.dataset} ({mode}) -> {args.output}")
@@ -217,6 +219,27 @@ def _cmd_doctor_vary(args: argparse.Namespace) -> int:
     return 0 if all(item["result"]["identical"] for item in results) else EXIT_CHECK_FAILED
 
 
+def _cmd_check_method(args: argparse.Namespace) -> int:
+    from seedbench.core.params import load_params
+    from seedbench.verify.checkmethod import check_method
+    from seedbench.verify.doctor_compare import comparison_text
+
+    params = load_params(args.params, args.methods_dir)
+    dataset = args.dataset or params.data.datasets[0]
+    mode = args.determinism or params.train.determinism
+    report = check_method(args.params, args.name, dataset=dataset, steps=args.steps, mode=mode,
+                          prepared=args.prepared, methods_dir=args.methods_dir)
+    result = report["result"]
+    verdict = "bit-identical" if result["identical"] else "NOT bit-identical"
+    print(f"seedbench check-method {args.name} ({report['file']}, {report['kind']}; hyper-parameters from "
+          f"{report['hparams_source']}; {dataset}, {mode}): two fresh processes, same seed: {verdict}")
+    sys.stdout.write(comparison_text(result, "run 1", "run 2 (global random/numpy streams reseeded)"))
+    if not result["identical"]:
+        print("the method draws randomness outside the seeds seedbench gives it (fresh entropy, the clock, or the "
+              "global numpy/random state): take it from torch's generator or fit's seed")
+    return 0 if result["identical"] else EXIT_CHECK_FAILED
+
+
 def _add_doctor(sub: argparse._SubParsersAction) -> None:
     doctor = _add(sub, "doctor", "Find the first op where two training runs part: record a few steps op by op, "
                   "compare two traces, or vary threads / mode / workers here.",
@@ -241,6 +264,9 @@ def _add_doctor(sub: argparse._SubParsersAction) -> None:
     record.add_argument("--threads", type=int, default=None, help="torch threads (default: train.torch_threads)")
     record.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: train.num_workers)")
     record.add_argument("-o", "--output", required=True, help="trace file (JSON)")
+    record.add_argument("--perturb-global-streams", action="store_true", help=argparse.SUPPRESS)  # check-method
+    for parser in (record, vary):
+        parser.add_argument("--methods-dir", default=METHODS_DIR, help=f"folder of method files (default {METHODS_DIR})")
     vary.add_argument("--threads", default=None, help="e.g. 1,2")
     vary.add_argument("--determinism", default=None, help="e.g. native,portable")
     vary.add_argument("--workers", default=None, help="e.g. 0,2")
@@ -349,6 +375,19 @@ def build_parser() -> argparse.ArgumentParser:
     setup_remote.add_argument("--name", default="local", help="remote name (default: local)")
     setup_remote.add_argument("--repo", default=".", help="repository root (default: .)")
     _add_doctor(sub)
+    check_method = _add(sub, "check-method", "Train a method's first mini-batches (a fit method: its fit) twice, in "
+                        "fresh processes with the same seed, and say whether they are bit-identical or where they part "
+                        "(exit 1): catches randomness drawn outside the seeds seedbench gives the method.",
+                        "seedbench check-method gru", _cmd_check_method)
+    check_method.add_argument("name", help="the method: the file methods/<name>.py")
+    check_method.add_argument("--params", default="params.yaml")
+    check_method.add_argument("--dataset", default=None, help="default: the first of data.datasets")
+    check_method.add_argument("--steps", type=int, default=3, help="mini-batches per run (default 3)")
+    check_method.add_argument("--prepared", default=None, help="prepared folder (default data/prepared/<dataset>; "
+                              "simulated from params when absent)")
+    check_method.add_argument("--determinism", choices=("native", "portable"), default=None,
+                              help="default: params.yaml train.determinism")
+    check_method.add_argument("--methods-dir", default=METHODS_DIR, help=f"folder of method files (default {METHODS_DIR})")
     return parser
 
 

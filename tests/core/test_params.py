@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from seedbench.core.errors import ParamsError
+from seedbench.core.names import BUILTIN_METHODS
 from seedbench.core.params import (
-    KNOWN_METHODS,
     load_params,
     params_from_dict,
     reference_markdown,
@@ -74,7 +74,9 @@ def test_missing_key_is_named(default_params_dict: dict[str, Any]) -> None:
         (("data", "builtin", "scale"), 1.5, "data.builtin.scale: expected a number in (0, 1]"),
         (("train", "val_fraction"), 1.0, "train.val_fraction: expected a number strictly between 0 and 1"),
         (("methods",), [], "methods: expected a non-empty list"),
-        (("methods",), ["mlp", "transformer"], "methods: expected names from"),
+        (("methods",), ["mlp", "transformer"], "methods: no method file methods/transformer.py for 'transformer'"),
+        (("methods",), ["mlp", "my-method"], "methods: expected a lowercase identifier"),
+        (("methods",), ["mlp", "determinism"], "methods: 'determinism' collides with the setting train.determinism"),
         (("methods",), ["mlp", "mlp"], "methods: expected a list without duplicates"),
         (("replicates",), [0, 1, 1], "replicates: expected a list without duplicates"),
         (("replicates",), [-1], "replicates: expected non-negative replicate indices"),
@@ -128,7 +130,7 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
 
 def test_hparams_per_method_are_plain_dicts(default_params_dict: dict[str, Any]) -> None:
     params = params_from_dict(default_params_dict)
-    for method in KNOWN_METHODS:
+    for method in BUILTIN_METHODS:
         assert params.train.hparams(method) == default_params_dict["train"][method]
     with pytest.raises(ParamsError, match="unknown method 'svm'"):
         params.train.hparams("svm")

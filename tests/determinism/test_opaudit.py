@@ -31,7 +31,8 @@ from seedbench.determinism.opaudit import (
 from seedbench.determinism.settings import apply_mode_settings
 from seedbench.training import loop
 from seedbench.training.loop import mse_tensor, train_model, train_step, window_tensor
-from seedbench.training.models import METHODS, build_model
+from seedbench.core.names import BUILTIN_METHODS as METHODS
+from seedbench.training.methods import build_model
 from seedbench.training.optim import make_optimizer
 
 SGD = {"dropout": 0.1, "lr": 1e-2, "weight_decay": 1e-4, "batch_size": 16, "max_epochs": 1, "patience": 1}

@@ -58,7 +58,7 @@ from seedbench.determinism.modes import (
     PORTABLE_TORCH_SETTINGS,
 )
 from seedbench.provenance.environment import cpu_flags_summary
-from seedbench.training.models import METHODS
+from seedbench.core.names import BUILTIN_METHODS as METHODS
 
 WINDOW, N_FEATURES = 6, 3
 TINY = {

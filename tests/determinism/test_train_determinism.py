@@ -30,7 +30,7 @@ from seedbench.data.preparation import (
     save_prepared,
 )
 from seedbench.results.predictions import read_predictions
-from seedbench.training.models import METHODS
+from seedbench.core.names import BUILTIN_METHODS as METHODS
 
 WINDOW, N_FEATURES = 6, 3
 TINY = {

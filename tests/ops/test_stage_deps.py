@@ -40,6 +40,7 @@ def _scratch_copy(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     shutil.copytree(REPO / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(REPO / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "methods", repo / "methods", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "dvc.yaml", repo / "dvc.yaml")
     return repo
 
@@ -69,3 +70,21 @@ def test_a_dep_on_code_the_stage_never_runs_is_named(tmp_path: Path) -> None:
     stage = _stages(REPO)["evaluate"]
     problems = stage_dep_problems(stage["cmd"], [*stage["deps"], "src/seedbench/training/models.py"], REPO)
     assert problems == ["depends on src/seedbench/training/models.py but runs nothing in it"]
+
+
+def test_train_runs_every_method_file_and_what_it_imports(tmp_path: Path) -> None:
+    assert {"methods/linear.py", "methods/gru.py"} <= files_run_by_stage(REPO, "train")
+    repo = _scratch_copy(tmp_path)
+    gru = repo / "methods/gru.py"
+    gru.write_text(gru.read_text() + "\nfrom seedbench.ops import parallel  # noqa: E402,F401\n")
+    problems = pipeline_dep_problems(_stages(repo), repo)
+    assert set(problems) == {"train"}  # only the stage that loads method files
+    assert "runs src/seedbench/ops/parallel.py but does not depend on it" in problems["train"]
+
+
+def files_run_by_stage(repo: Path, name: str) -> set[str]:
+    """What ``stage_dep_problems`` judges a stage by: its command's closure plus files loaded by path."""
+    stage = _stages(repo)[name]
+    from seedbench.ops.stagedeps import files_loaded_by_path
+
+    return files_run_by(stage["cmd"], repo) | set(files_loaded_by_path(stage["deps"], repo))

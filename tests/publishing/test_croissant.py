@@ -145,7 +145,8 @@ def test_hub_description_points_at_the_pinned_commit_and_reads_over_http(tmp_pat
         monkeypatch.chdir(tmp_path)
         out = Path("data/raw")
         out.mkdir(parents=True)
-        fetched, details = fetch_source(params_from_dict(raw).data, out)
+        methods = Path(__file__).resolve().parents[2] / "methods"  # the cwd is tmp_path: name the repo's method files
+        fetched, details = fetch_source(params_from_dict(raw, methods).data, out)
         write_source_record(out, "hf", fetched, details)
         (path,) = write_croissant_files(out, "publish/croissant", INFO)
         doc = json.loads(path.read_text())

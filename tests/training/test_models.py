@@ -1,8 +1,6 @@
-"""The model factory: shapes, hyper-parameter keys, closed-form ridge."""
+"""The built-in method files (methods/*.py): shapes, hyper-parameter keys, closed-form ridge."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 import pytest
@@ -10,16 +8,15 @@ import torch
 
 from seedbench.core import params as params_module
 from seedbench.core.errors import ParamsError
+from seedbench.core.methodspec import read_method_spec
+from seedbench.core.names import BUILTIN_METHODS as METHODS
 from seedbench.core.seeds import generator
 from seedbench.determinism.seeding import seed_torch
-from seedbench.training.models import (
-    HPARAM_KEYS,
-    METHODS,
-    build_model,
-    check_hparams,
-    fit_ridge,
-    set_linear_weights,
-)
+from seedbench.training.loop import fit_once
+from seedbench.training.methods import build_model, check_hparams, load_method
+
+fit_ridge = load_method("linear").fit.__globals__["fit_ridge"]  # methods/linear.py's own function
+BUILD_METHODS = [m for m in METHODS if m != "linear"]
 
 TINY = {
     "linear": {"alpha": 0.5},
@@ -29,7 +26,7 @@ TINY = {
 }
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", BUILD_METHODS)
 def test_every_method_maps_a_batch_of_windows_to_one_rul_each(method: str) -> None:
     model = build_model(method, window=7, n_features=3, hparams=TINY[method])
     x = torch.from_numpy(generator(0, "test-models").random((5, 7, 3), dtype=np.float32))
@@ -52,8 +49,8 @@ def test_wrong_input_shape_is_rejected_with_the_expected_shape() -> None:
         model(torch.zeros(2, 6, 3))
 
 
-def test_unknown_method_names_the_methods_key_and_lists_the_allowed_ones() -> None:
-    with pytest.raises(ParamsError, match=r"methods: unknown method 'xgboost'; allowed: linear, mlp, cnn1d, bilstm"):
+def test_a_method_without_a_file_names_the_file() -> None:
+    with pytest.raises(Exception, match=r"methods/xgboost\.py: no such method file"):
         build_model("xgboost", window=7, n_features=3, hparams={})
 
 
@@ -66,17 +63,15 @@ def test_missing_or_unknown_hyper_parameter_key_is_rejected_by_name() -> None:
         check_hparams("bilstm", {**TINY["bilstm"], "hiden_size": 3})
 
 
-def test_methods_and_hyper_parameter_keys_match_the_params_schema() -> None:
-    assert METHODS == params_module.KNOWN_METHODS
-    schema = {f.name: f.type for f in dataclasses.fields(params_module.TrainParams)}
+def test_built_in_methods_declare_the_keys_the_committed_params_set(repo_root) -> None:
+    params = params_module.load_params(repo_root / "params.yaml")
     for method in METHODS:
-        cls = getattr(params_module, schema[method]) if isinstance(schema[method], str) else schema[method]
-        assert sorted(f.name for f in dataclasses.fields(cls)) == sorted(HPARAM_KEYS[method])
+        assert read_method_spec(repo_root / "methods" / f"{method}.py").keys() == tuple(params.train.hparams(method))
 
 
 def test_the_committed_params_build_every_model(repo_root) -> None:
     params = params_module.load_params(repo_root / "params.yaml")
-    for method in METHODS:
+    for method in BUILD_METHODS:
         build_model(method, window=30, n_features=14, hparams=params.train.hparams(method))
 
 
@@ -110,9 +105,10 @@ def test_ridge_with_zero_penalty_is_least_squares_even_when_rank_deficient() -> 
     np.testing.assert_allclose(X @ w + b, y, atol=1e-9)
 
 
-def test_negative_ridge_penalty_is_a_params_error() -> None:
-    with pytest.raises(ParamsError, match=r"train\.linear\.alpha"):
-        fit_ridge(np.ones((3, 2)), np.ones(3), -1.0)
+def test_negative_ridge_penalty_is_refused_at_params_validation(default_params_dict) -> None:
+    default_params_dict["train"]["linear"]["alpha"] = -1.0
+    with pytest.raises(ParamsError, match=r"params.yaml: train\.linear\.alpha: expected a number >= 0, got -1.0"):
+        params_module.params_from_dict(default_params_dict)
 
 
 def test_linear_model_predicts_the_ridge_solution_on_flattened_windows() -> None:
@@ -120,8 +116,7 @@ def test_linear_model_predicts_the_ridge_solution_on_flattened_windows() -> None
     X = rng.standard_normal((20, 4, 2)).astype(np.float32)
     y = (X.reshape(20, -1) @ rng.standard_normal(8) + 10.0).astype(np.float32)
     w, b = fit_ridge(X.reshape(20, -1), y, 0.1)
-    model = build_model("linear", window=4, n_features=2, hparams={"alpha": 0.1})
-    set_linear_weights(model, w, b)
+    model = fit_once(load_method("linear"), X, y, X, y, seed=0, hparams={"alpha": 0.1}).model
     with torch.no_grad():
         out = model(torch.from_numpy(X)).numpy()
     np.testing.assert_allclose(out, X.reshape(20, -1).astype(np.float64) @ w + b, rtol=1e-5, atol=1e-4)

@@ -14,6 +14,10 @@ class ParamsError(SeedbenchError):
     """A key or value in params.yaml is wrong (the message names the key path)."""
 
 
+class MethodError(SeedbenchError):
+    """A method file cannot be used: import error, missing factory, bad declaration, wrong output (names file:line, key)."""
+
+
 class DataFormatError(SeedbenchError):
     """A data file is malformed or missing (the message names the file and line)."""
 

@@ -2,7 +2,7 @@
 
 File names of a run's outputs, the run key, the reproducibility levels and
 their order, the C-MAPSS subsets, sensors and raw-file kinds, the built-in
-methods and the determinism modes are defined here once and imported
+methods, the methods folder and the determinism modes are defined here once and imported
 everywhere else (scikit-learn's rule: re-export, never redefine). Seed-stream
 names live beside the derivation in :mod:`seedbench.core.seeds`.
 """
@@ -28,7 +28,7 @@ VOLATILE_FILENAME = "volatile.json"
 """Volatile provenance beside a manifest (times, host, git state): neither git- nor DVC-tracked."""
 PARAMS_FILENAME = "params.yaml"
 """The experiment's params file at the repository root."""
-CODE_ROOTS: tuple[str, ...] = ("stages", "src")
+CODE_ROOTS: tuple[str, ...] = ("stages", "src", "methods")
 """Top-level folders holding pipeline code: a stage dep below one of them is code (recorded in ``code_hashes``)."""
 SOURCE_RECORD_NAME = "SOURCE.json"
 """``data/raw/SOURCE.json``: where every raw file came from, with its sha256."""
@@ -123,8 +123,27 @@ SHA256_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
 """How every hash is written: ``sha256:`` and 64 lowercase hex digits."""
 
 # ----------------------------------------------------------------- training
-KNOWN_METHODS: tuple[str, ...] = ("linear", "mlp", "cnn1d", "bilstm")
-"""Methods behind the model factory (``seedbench.training.models.build_model``)."""
+METHODS_DIR = "methods"
+"""Folder of method files, relative to the repository root: ``methods/<name>.py`` is method ``<name>``
+(README, "Benchmark your own method in 10 minutes"; declaration: ``seedbench.core.methodspec``)."""
+
+def methods_dir_of(stage_script: str) -> str:
+    """The ``methods/`` folder of the checkout holding ``stage_script`` (``stages/<name>.py``), POSIX.
+
+    Relative to the working directory when below it (as DVC runs stages: ``methods``), so a stage
+    validates params against its own checkout's method files wherever it is started from.
+    """
+    from pathlib import Path
+
+    folder = Path(stage_script).resolve().parents[1] / METHODS_DIR
+    try:
+        return folder.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return folder.as_posix()
+
+
+BUILTIN_METHODS: tuple[str, ...] = ("linear", "mlp", "cnn1d", "bilstm")
+"""The methods shipped in ``methods/`` as worked examples, in the order reports list them first."""
 
 DETERMINISM_MODES: tuple[str, ...] = ("native", "portable")
 """Values of ``params.yaml: train.determinism``."""

@@ -20,18 +20,30 @@ from __future__ import annotations
 import dataclasses
 import re
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from seedbench.core.errors import ParamsError
+from seedbench.core.errors import MethodError, ParamsError
+from seedbench.core.methodspec import (
+    Check,
+    MethodSpec,
+    available_methods,
+    dropout,
+    fraction_open,
+    method_name_problem,
+    method_path,
+    non_negative,
+    positive,
+    read_method_spec,
+)
 from seedbench.core.names import (
     DETERMINISM_MODES,
     KNOWN_DATASETS,
-    KNOWN_METHODS,
+    METHODS_DIR,
     PORTABLE_MAX_BATCH_SIZE,
     RAW_FILE_KINDS,
     SENSOR_NAMES,
@@ -47,36 +59,15 @@ KNOWN_REPO_TYPES: tuple[str, ...] = ("dataset", "model")
 
 KNOWN_SENSORS = SENSOR_NAMES
 
-Check = Callable[[Any], str | None]
-"""A constraint: returns ``None`` when the value is fine, else what is allowed."""
-
-
 def _doc(text: str, check: Check | None = None) -> dict[str, Any]:
     return {"doc": text, "check": check}
 
 
-def _positive(value: Any) -> str | None:
-    return None if value > 0 else "a positive number"
-
-
-def _non_negative(value: Any) -> str | None:
-    return None if value >= 0 else "a number >= 0"
-
-
-def _fraction_open(value: Any) -> str | None:
-    return None if 0 < value < 1 else "a number strictly between 0 and 1"
-
-
-def _dropout(value: Any) -> str | None:
-    return None if 0 <= value < 1 else "a number in [0, 1)"
+_positive, _non_negative, _fraction_open, _dropout = positive, non_negative, fraction_open, dropout
 
 
 def _seed(value: Any) -> str | None:
     return None if 0 <= value <= SEED_MAX else f"an integer in 0..{SEED_MAX}"
-
-
-def _non_empty_positive_ints(value: list[int]) -> str | None:
-    return None if value and all(v > 0 for v in value) else "a non-empty list of positive integers"
 
 
 def _one_of(allowed: tuple[str, ...]) -> Check:
@@ -98,6 +89,18 @@ def _unique_subset_of(allowed: tuple[str, ...]) -> Check:
         return None
 
     return check
+
+
+def _method_names(values: list[str]) -> str | None:
+    if not values:
+        return "a non-empty list of method names (files methods/<name>.py)"
+    for value in values:
+        problem = method_name_problem(value)
+        if problem:
+            return problem
+    if len(set(values)) != len(values):
+        return "a list without duplicates"
+    return None
 
 
 def _replicates(values: list[int]) -> str | None:
@@ -215,38 +218,6 @@ class PrepareParams:
 
 
 @dataclass(frozen=True)
-class LinearParams:
-    alpha: float = field(metadata=_doc("Ridge penalty (closed form; the bias is not penalised).", _non_negative))
-
-
-@dataclass(frozen=True, kw_only=True)
-class _SgdParams:
-    dropout: float = field(metadata=_doc("Dropout probability.", _dropout))
-    lr: float = field(metadata=_doc("Adam learning rate.", _positive))
-    weight_decay: float = field(metadata=_doc("L2 weight decay.", _non_negative))
-    batch_size: int = field(metadata=_doc("Mini-batch size (windows).", _positive))
-    max_epochs: int = field(metadata=_doc("Upper bound on training epochs.", _positive))
-    patience: int = field(metadata=_doc("Early-stopping patience, in epochs without a better validation loss.", _positive))
-
-
-@dataclass(frozen=True, kw_only=True)
-class MlpParams(_SgdParams):
-    hidden_sizes: list[int] = field(metadata=_doc("Widths of the hidden layers.", _non_empty_positive_ints))
-
-
-@dataclass(frozen=True, kw_only=True)
-class Cnn1dParams(_SgdParams):
-    channels: list[int] = field(metadata=_doc("Output channels of each 1-D convolution.", _non_empty_positive_ints))
-    kernel_size: int = field(metadata=_doc("Convolution kernel length, in cycles.", _positive))
-
-
-@dataclass(frozen=True, kw_only=True)
-class BilstmParams(_SgdParams):
-    hidden_size: int = field(metadata=_doc("LSTM hidden units per direction.", _positive))
-    num_layers: int = field(metadata=_doc("Stacked LSTM layers.", _positive))
-
-
-@dataclass(frozen=True)
 class TrainParams:
     deterministic: bool = field(metadata=_doc("Use only deterministic kernels (torch.use_deterministic_algorithms, cuDNN flags)."))
     warn_only: bool = field(metadata=_doc("With `deterministic`, warn instead of failing on an op without a deterministic kernel."))
@@ -254,16 +225,14 @@ class TrainParams:
     torch_threads: int = field(metadata=_doc("torch intra-op threads per training process (recorded: in `native` mode it can change float reductions; in `portable` mode it changes speed only).", _positive))
     num_workers: int = field(metadata=_doc("DataLoader worker processes (0 = load in the training process).", _non_negative))
     val_fraction: float = field(metadata=_doc("Fraction of training units (whole units) held out for early stopping.", _fraction_open))
-    linear: LinearParams = field(metadata=_doc("Hyper-parameters of `linear`."))
-    mlp: MlpParams = field(metadata=_doc("Hyper-parameters of `mlp`."))
-    cnn1d: Cnn1dParams = field(metadata=_doc("Hyper-parameters of `cnn1d`."))
-    bilstm: BilstmParams = field(metadata=_doc("Hyper-parameters of `bilstm`."))
+    method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"methods": True})
+    """``train.<method>`` sections, validated against ``methods/<method>.py``'s declaration (not a key of its own)."""
 
     def hparams(self, method: str) -> dict[str, Any]:
-        """The hyper-parameters of ``method`` as a plain dict (what the model factory takes)."""
-        if method not in KNOWN_METHODS:
-            raise ParamsError(f"methods: unknown method {method!r}; choose from {', '.join(KNOWN_METHODS)}")
-        return dataclasses.asdict(getattr(self, method))
+        """The hyper-parameters of ``method`` (``train.<method>``) as a plain dict, in declared order."""
+        if method not in self.method_hparams:
+            raise ParamsError(f"methods: unknown method {method!r}; choose from {', '.join(self.method_hparams)}")
+        return dict(self.method_hparams[method])
 
 
 @dataclass(frozen=True)
@@ -294,13 +263,11 @@ def _http_url(value: str) -> str | None:
     return None if re.fullmatch(r"https?://[^\s@]+", value) else "an http(s) URL without credentials"
 
 
-def _hparam_search(value: dict[str, str]) -> str | None:
-    methods = {"linear": LinearParams, "mlp": MlpParams, "cnn1d": Cnn1dParams, "bilstm": BilstmParams}
+def _hparam_search_problem(value: dict[str, str], train: TrainParams) -> str | None:
+    """What is wrong with ``publish.hparam_search`` given the validated method sections (``None`` when fine)."""
     for key, text in value.items():
         parts = key.split(".")
-        known = len(parts) == 3 and parts[0] == "train" and parts[1] in methods and parts[2] in {
-            f.name for f in dataclasses.fields(methods[parts[1]])
-        }
+        known = len(parts) == 3 and parts[0] == "train" and parts[2] in train.method_hparams.get(parts[1], {})
         if not known:
             return f"keys naming a hyper-parameter, train.<method>.<key> such as train.mlp.lr (unknown: {key})"
         if not text.strip():
@@ -314,14 +281,14 @@ class PublishParams:
     version: str = field(metadata=_doc("Croissant `version` of the dataset descriptions (semantic version MAJOR.MINOR.PATCH).", _semver))
     url: str = field(metadata=_doc("Croissant `url` of builtin and local data: where this benchmark is published (e.g. its repository). Hub data use their Hub page.", _http_url))
     creator: str = field(metadata=_doc("Croissant `creator` of builtin data (whoever runs the simulator: the benchmark's authors).", _non_empty_text))
-    hparam_search: dict[str, str] = field(metadata=_doc("Hyper-parameter search behind the `train.*` values, for publish/CHECKLIST.md: `{train.<method>.<key>: \"range and procedure\"}`, e.g. `{train.mlp.lr: \"log-uniform [1e-4, 1e-2], 20 trials, validation RMSE\"}`; `{}` = no search (values set by hand).", _hparam_search))
+    hparam_search: dict[str, str] = field(metadata=_doc("Hyper-parameter search behind the `train.*` values, for publish/CHECKLIST.md: `{train.<method>.<key>: \"range and procedure\"}`, e.g. `{train.mlp.lr: \"log-uniform [1e-4, 1e-2], 20 trials, validation RMSE\"}`; `{}` = no search (values set by hand)."))
 
 
 @dataclass(frozen=True)
 class Params:
     seed: int = field(metadata=_doc("Experiment seed: every random stream of the experiment derives from it.", _seed))
     replicates: list[int] = field(metadata=_doc("Replicate indices; replicate r's seed is derived from (seed, r).", _replicates))
-    methods: list[str] = field(metadata=_doc("Methods to train on every dataset.", _unique_subset_of(KNOWN_METHODS)))
+    methods: list[str] = field(metadata=_doc("Methods to train on every dataset: method `<name>` is the file `methods/<name>.py` (README, \"Benchmark your own method in 10 minutes\").", _method_names))
     data: DataParams = field(metadata=_doc("Raw data: where from, which subsets."))
     prepare: PrepareParams = field(metadata=_doc("Preprocessing: labels, features, scaling, windows."))
     train: TrainParams = field(metadata=_doc("Training: determinism, threads, hyper-parameters per method."))
@@ -390,15 +357,19 @@ def _build(cls: type, raw: Any, path: str) -> Any:
         raise ParamsError(f"params.yaml: {where}: expected a mapping, got {_short(raw)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields), key=str)
+    keys = [n for n, f in fields.items() if not f.metadata.get("methods")]
+    unknown = sorted(set(raw) - set(keys), key=str)
     if unknown:
         prefix = f"{path}." if path else ""
+        methods = len(keys) < len(fields)
         raise ParamsError(
             f"params.yaml: unknown key {prefix}{unknown[0]}; allowed keys{' under ' + path if path else ''}: "
-            + ", ".join(fields)
+            + ", ".join(keys) + (f", or a method <name> with a file {METHODS_DIR}/<name>.py" if methods else "")
         )
     values = {}
     for name, fld in fields.items():
+        if fld.metadata.get("methods"):
+            continue  # method sections: validated against their files (_method_sections)
         key_path = f"{path}.{name}" if path else name
         if name not in raw:
             raise ParamsError(f"params.yaml: missing key {key_path} ({fld.metadata.get('doc', '')})")
@@ -409,6 +380,58 @@ def _build(cls: type, raw: Any, path: str) -> Any:
             raise ParamsError(f"params.yaml: {key_path}: expected {problem}, got {_short(raw[name])}")
         values[name] = value
     return cls(**values)
+
+
+def _split_method_sections(raw: Any, methods_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """``raw`` without its ``train.<method>`` sections (those with a method file), and those sections."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("train"), Mapping):
+        return raw, {}
+    fixed = {f.name for f in dataclasses.fields(TrainParams) if not f.metadata.get("methods")}
+    train = dict(raw["train"])
+    sections = {k: train.pop(k) for k in list(train) if k not in fixed and isinstance(k, str)
+                and method_name_problem(k) is None and method_path(methods_dir, k).is_file()}
+    return {**raw, "train": train}, sections
+
+
+def _method_hparams(spec: MethodSpec, raw: Any) -> dict[str, Any]:
+    """``train.<method>`` validated against ``spec``: exactly its keys, each of its type and check."""
+    path = f"train.{spec.name}"
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"params.yaml: {path}: expected a mapping (the hyper-parameters of {spec.path.as_posix()}), "
+                          f"got {_short(raw)}")
+    unknown = sorted((k for k in raw if k not in spec.keys()), key=str)
+    if unknown:
+        raise ParamsError(f"params.yaml: unknown key {path}.{unknown[0]}; allowed keys under {path} "
+                          f"(declared in {spec.path.as_posix()}): {', '.join(spec.keys())}")
+    values: dict[str, Any] = {}
+    for h in spec.hparams:
+        key_path = f"{path}.{h.name}"
+        if h.name not in raw:
+            raise ParamsError(f"params.yaml: missing key {key_path} ({h.doc} Default: {h.default!r})")
+        value = _convert(raw[h.name], h.tp, key_path)
+        problem = h.check(value) if h.check else None
+        if problem:
+            raise ParamsError(f"params.yaml: {key_path}: expected {problem}, got {_short(raw[h.name])}")
+        values[h.name] = value
+    return values
+
+
+def _method_sections(methods: list[str], sections: dict[str, Any], methods_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every ``train.<method>`` section validated against its file; every listed method has one."""
+    fixed = {f.name for f in dataclasses.fields(TrainParams) if not f.metadata.get("methods")}
+    for name in methods:
+        if name in fixed:
+            raise ParamsError(f"params.yaml: methods: {name!r} collides with the setting train.{name}; "
+                              f"rename the method (its file {METHODS_DIR}/{name}.py and its train section)")
+        if not method_path(methods_dir, name).is_file():
+            found = ", ".join(available_methods(methods_dir)) or "none"
+            raise ParamsError(f"params.yaml: methods: no method file {method_path(methods_dir, name).as_posix()} "
+                              f"for {name!r} (method files found: {found})")
+        if name not in sections:
+            raise ParamsError(f"params.yaml: missing key train.{name} (the hyper-parameters of "
+                              f"{method_path(methods_dir, name).as_posix()})")
+    return {name: _method_hparams(read_method_spec(method_path(methods_dir, name), name), raw)
+            for name, raw in sections.items()}
 
 
 def _check_cross_keys(params: Params) -> None:
@@ -428,10 +451,22 @@ def _check_cross_keys(params: Params) -> None:
                 )
 
 
-def params_from_dict(raw: Any) -> Params:
-    """Validate a parsed params mapping and return :class:`Params` (raises :class:`ParamsError`)."""
-    params = _build(Params, raw, "")
+def params_from_dict(raw: Any, methods_dir: str | Path = METHODS_DIR) -> Params:
+    """Validate a parsed params mapping and return :class:`Params` (raises :class:`ParamsError`).
+
+    ``train.<method>`` sections are validated against the declarations of the method
+    files in ``methods_dir`` (``seedbench.core.methodspec``; the files are parsed, never run).
+    """
+    methods_dir = Path(methods_dir)
+    rest, sections = _split_method_sections(raw, methods_dir)
+    params = _build(Params, rest, "")
+    train = dataclasses.replace(params.train, method_hparams=_method_sections(params.methods, sections, methods_dir))
+    params = dataclasses.replace(params, train=train)
     _check_cross_keys(params)
+    problem = _hparam_search_problem(params.publish.hparam_search, params.train)
+    if problem:
+        raise ParamsError(f"params.yaml: publish.hparam_search: expected {problem}, "
+                          f"got {_short(params.publish.hparam_search)}")
     return params
 
 
@@ -445,12 +480,14 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
+def load_params(path: str | Path = "params.yaml", methods_dir: str | Path = METHODS_DIR) -> Params:
     """Read and validate ``params.yaml`` (raises :class:`ParamsError` naming file and key).
 
     The file must be a regular file of at most :data:`MAX_PARAMS_BYTES`; a folder,
     a device such as ``/dev/zero`` or an unreadable file is a one-line error, and
-    no message quotes more than a few dozen characters of the file.
+    no message quotes more than a few dozen characters of the file. Method sections
+    are validated against the method files in ``methods_dir`` (relative to the
+    working directory, the repository root for every stage).
     """
     from seedbench.core.files import read_bounded_bytes
 
@@ -475,34 +512,54 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise ParamsError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or 'cannot parse'}") from None
     try:
-        return params_from_dict(raw)
+        return params_from_dict(raw, methods_dir)
     except ParamsError as exc:
         raise ParamsError(str(exc).replace("params.yaml:", f"{path}:", 1)) from None
 
 
 def params_as_dict(params: Params) -> dict[str, Any]:
-    """Plain nested dict of ``params`` (for config hashes and manifests)."""
-    return dataclasses.asdict(params)
+    """Plain nested dict of ``params`` as params.yaml spells it (for config hashes and manifests)."""
+    out = dataclasses.asdict(params)
+    out["train"].update(out["train"].pop("method_hparams"))
+    return out
 
 
 # --------------------------------------------------------------------------- reference
 
 
-def _reference_rows(cls: type, prefix: str) -> list[tuple[str, str, str]]:
+def _method_rows(prefix: str, methods_dir: Path) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for name in available_methods(methods_dir):
+        try:
+            spec = read_method_spec(method_path(methods_dir, name), name)
+        except MethodError:
+            continue  # a broken file is an error when a params file uses it, not a hole in the reference
+        rows.append((f"{prefix}{name}", "a mapping", f"Hyper-parameters of `{name}` (declared in `{METHODS_DIR}/{name}.py`)."))
+        rows.extend((f"{prefix}{name}.{h.name}", _type_name(h.tp), f"{h.doc} Default: `{h.default!r}`.") for h in spec.hparams)
+    return rows
+
+
+def _reference_rows(cls: type, prefix: str, methods_dir: Path) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     hints = typing.get_type_hints(cls)
     for fld in dataclasses.fields(cls):
+        if fld.metadata.get("methods"):
+            rows.extend(_method_rows(prefix, methods_dir))
+            continue
         key = f"{prefix}{fld.name}"
         tp = hints[fld.name]
         rows.append((key, _type_name(tp), fld.metadata.get("doc", "")))
         if dataclasses.is_dataclass(tp):
-            rows.extend(_reference_rows(tp, f"{key}."))
+            rows.extend(_reference_rows(tp, f"{key}.", methods_dir))
     return rows
 
 
-def reference_markdown() -> str:
-    """Markdown table of every params.yaml key with its type and meaning (generated, for the README)."""
+def reference_markdown(methods_dir: str | Path = METHODS_DIR) -> str:
+    """Markdown table of every params.yaml key with its type and meaning (generated, for the README).
+
+    ``train.<method>`` rows come from the declarations of the method files in ``methods_dir``.
+    """
     lines = ["| key | type | meaning |", "|---|---|---|"]
-    for key, type_name, doc in _reference_rows(Params, ""):
+    for key, type_name, doc in _reference_rows(Params, "", Path(methods_dir)):
         lines.append(f"| `{key}` | {type_name} | {doc} |")
     return "\n".join(lines) + "\n"

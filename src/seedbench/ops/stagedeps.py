@@ -9,12 +9,19 @@ so a lazily imported module counts as run: it runs on some path). A stale
 :func:`stage_dep_problems` reports every module file a stage runs that its deps
 do not cover, and every ``src/`` dep that covers nothing the stage runs.
 
+A matrix stage may also load Python files by path: ``train`` runs
+``methods/${item.method}.py`` (``seedbench.training.methods``). Such a dep
+(a ``.py`` path with an interpolation) names every file it matches
+(:func:`files_loaded_by_path`); each is run, and so is its import closure,
+which the stage's other deps must cover.
+
 Paths are POSIX and relative to the repository root, as in dvc.yaml.
 """
 
 from __future__ import annotations
 
 import ast
+import fnmatch
 import re
 import shlex
 from collections.abc import Iterable, Mapping
@@ -100,8 +107,22 @@ def files_run_by(cmd: str, repo: Path) -> set[str]:
     return run
 
 
+_INTERPOLATION = re.compile(r"\$\{[^}]*\}")
+
+
 def _covers(dep: str, path: str) -> bool:
+    if "${" in dep:  # a matrix dep such as methods/${item.method}.py covers every file it can name
+        return fnmatch.fnmatchcase(path, _INTERPOLATION.sub("*", dep))
     return path == dep or path.startswith(dep.rstrip("/") + "/")
+
+
+def files_loaded_by_path(deps: Iterable[str], repo: Path) -> list[str]:
+    """Repository-relative ``.py`` files that interpolated deps (``methods/${item.method}.py``) can name, sorted."""
+    found: set[str] = set()
+    for dep in deps:
+        if "${" in dep and dep.endswith(".py"):
+            found.update(p.relative_to(repo).as_posix() for p in repo.glob(_INTERPOLATION.sub("*", dep)) if p.is_file())
+    return sorted(found)
 
 
 def stage_dep_problems(cmd: str, deps: Iterable[str], repo: Path) -> list[str]:
@@ -111,6 +132,11 @@ def stage_dep_problems(cmd: str, deps: Iterable[str], repo: Path) -> list[str]:
     """
     deps = [str(d) for d in deps]
     run = files_run_by(cmd, repo)
+    src_root = repo / SRC_DIR
+    for loaded in files_loaded_by_path(deps, repo):
+        run.add(loaded)
+        closure = import_closure(repo / loaded, PurePosixPath(loaded).stem, src_root).values()
+        run.update(f.relative_to(repo).as_posix() for f in closure)
     problems = [f"runs {path} but does not depend on it" for path in sorted(run) if not any(_covers(d, path) for d in deps)]
     for dep in deps:
         if dep.startswith(f"{SRC_DIR}/") or _SCRIPT.match(dep):

@@ -239,8 +239,16 @@ def output_patterns(dvc_yaml: Mapping[str, Any]) -> list[str]:
 
 
 def code_deps(deps: Iterable[str]) -> list[str]:
-    """The code among ``deps``: paths below :data:`CODE_ROOTS` without ``${…}``, sorted."""
-    return sorted({d.rstrip("/") for d in deps if d.split("/", 1)[0] in CODE_ROOTS and "${" not in d})
+    """The code among ``deps``: paths below :data:`CODE_ROOTS`, sorted.
+
+    A templated one (``methods/${item.method}.py``, unresolved: the whole pipeline's
+    deps) stands for the folder above its first ``${`` (``methods``).
+    """
+    code = set()
+    for dep in deps:
+        if dep.split("/", 1)[0] in CODE_ROOTS:
+            code.add(dep.split("${", 1)[0].rpartition("/")[0] if "${" in dep else dep.rstrip("/"))
+    return sorted(code - {""})
 
 
 def pipeline_code_deps(dvc_yaml: Mapping[str, Any]) -> list[str]:

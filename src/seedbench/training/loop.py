@@ -1,9 +1,10 @@
-"""Training, prediction and model files for the four RUL regressors.
+"""Training, prediction and model files for every method (``methods/<name>.py``, ``seedbench.training.methods``).
 
 :func:`train_model` is the one training loop: AdamW on the MSE (cycles²),
 mini-batches in an order fixed by a seeded ``torch.Generator``, early stopping
-on the validation MSE with ``patience`` epochs, best weights restored.
-``linear`` is fitted in closed form instead (one history entry). A NaN or
+on the validation MSE with ``patience`` epochs, best weights restored, for a
+``build`` method; a ``fit`` method (``linear``: closed-form ridge) fits itself
+instead (one history entry). A NaN or
 infinite loss stops training and marks the outcome ``diverged``:
 :func:`test_predictions` then returns NaN for every unit, so the run shows up
 as diverged in its results instead of crashing or passing silently.
@@ -35,14 +36,15 @@ from seedbench.core.errors import DataFormatError, ParamsError
 from seedbench.determinism.opaudit import RefuseUnpinnedOps
 from seedbench.determinism.seeding import determinism_errors, seed_torch
 from seedbench.training.batches import ShuffledBatches, make_loader  # noqa: F401 - ShuffledBatches re-exported
-from seedbench.training.models import (
-    RulRegressor,
+from seedbench.training.methods import (
+    Method,
     build_model,
     check_hparams,
-    check_method,
-    fit_ridge,
-    set_linear_weights,
+    fit_model,
+    probe_output,
+    resolve,
 )
+from seedbench.training.models import RulRegressor
 from seedbench.training.optim import make_optimizer
 
 PREDICT_BATCH_SIZE = 1024
@@ -160,7 +162,7 @@ def mse(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
 
 
 def train_model(
-    method: str,
+    method: Method | str,
     train: WindowedSplitLike,
     val: WindowedSplitLike,
     *,
@@ -176,12 +178,12 @@ def train_model(
     Parameters
     ----------
     method
-        One of ``seedbench.training.models.METHODS``.
+        A method loaded by ``seedbench.training.methods.load_method``, or its name (loaded from ``methods/``).
     train, val
         Splits with ``X`` float32 (n, window, n_features) and ``y`` float32 (n,) RUL in cycles;
         whole units apart (the caller checks leakage).
     hparams
-        Exactly the keys of ``seedbench.training.models.HPARAM_KEYS[method]``.
+        Exactly the keys the method file declares (``params.yaml: train.<method>``).
     seed
         Replicate seed: weight initialisation and dropout (torch's global generator is reseeded here).
     data_order_seed
@@ -201,14 +203,16 @@ def train_model(
     Raises
     ------
     ParamsError
-        Unknown method, wrong hyper-parameter keys, negative ``num_workers``.
+        Wrong hyper-parameter keys, negative ``num_workers``.
+    MethodError
+        The method's code raises, returns no module or the wrong output shape, or an untrained model outputs NaN.
     DataFormatError
         Malformed or non-finite arrays, mismatched window shapes, an empty split.
     DeterminismError
         Deterministic mode and an op without a deterministic kernel (named); portable mode and an
         op whose CPU kernel is not pinned (named).
     """
-    check_method(method)
+    method = resolve(method)
     hp = check_hparams(method, hparams)
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ParamsError(f"train.num_workers: expected an integer >= 0, got {num_workers!r}")
@@ -219,27 +223,28 @@ def train_model(
     window, n_features = X.shape[1], X.shape[2]
 
     seed_torch(seed)
-    model = build_model(method, window=window, n_features=n_features, hparams=hp)
     with determinism_errors():
-        if method == "linear":
-            outcome = fit_linear(model, X, y, Xv, yv, alpha=float(hp["alpha"]))
+        if method.fit is not None:
+            outcome = fit_once(method, X, y, Xv, yv, seed=seed, hparams=hp)
             if on_epoch is not None:
                 on_epoch(outcome.history[0])
         else:
+            model = build_model(method, window=window, n_features=n_features, hparams=hp)
+            probe_output(method, model, X, require_finite=True)
             outcome = _fit_sgd(model, X, y, Xv, yv, hp, data_order_seed, num_workers, on_epoch, determinism)
-    model.eval()
+    outcome.model.eval()
     return outcome
 
 
-def fit_linear(model: RulRegressor, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, *, alpha: float) -> TrainOutcome:
-    """Closed-form ridge fit of ``linear`` on ``(X, y)`` and its one history entry (train and validation MSE, cycles²)."""
-    w, b = fit_ridge(X.reshape(X.shape[0], -1), y, alpha)
-    diverged = not (np.isfinite(w).all() and math.isfinite(b))
-    if not diverged:
-        set_linear_weights(model, w, b)
+def fit_once(method: Method, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, *, seed: int,
+             hparams: Mapping[str, Any]) -> TrainOutcome:
+    """A ``fit`` method fitted on ``(X, y)`` and its one history entry (train and validation MSE, cycles²).
+
+    Non-finite outputs mark the run ``diverged`` (its predictions are then NaN), as a NaN loss does in the loop.
+    """
+    model = fit_model(method, X, y, Xv, yv, seed=seed, hparams=hparams)
     record: EpochRecord = {"epoch": 1, "train_loss": mse(model, X, y), "val_loss": mse(model, Xv, yv)}
-    if not (math.isfinite(record["train_loss"]) and math.isfinite(record["val_loss"])):
-        diverged = True
+    diverged = not (math.isfinite(record["train_loss"]) and math.isfinite(record["val_loss"]))
     return TrainOutcome(model, [record], best_epoch=0 if diverged else 1, stopped_early=False, diverged=diverged)
 
 
@@ -358,19 +363,20 @@ def model_bytes(model: nn.Module) -> bytes:
 
 def load_model(
     path: str | os.PathLike[str],
-    method: str,
+    method: Method | str,
     *,
     window: int,
     n_features: int,
     hparams: Mapping[str, Any],
 ) -> RulRegressor:
-    """Rebuild ``method`` with ``hparams`` and load the weights saved at ``path`` (``weights_only``), eval mode.
+    """Rebuild the ``build`` method ``method`` with ``hparams`` and load the weights saved at ``path`` (``weights_only``), eval mode.
 
     Raises
     ------
     DataFormatError
         The file is missing, not a torch state dict, or does not fit the model.
     """
+    method = resolve(method)
     model = build_model(method, window=window, n_features=n_features, hparams=hparams)
     path = Path(path)
     try:
@@ -382,6 +388,6 @@ def load_model(
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as exc:
-        raise DataFormatError(f"{path}: weights do not fit a {method} model with these hyper-parameters: {exc}") from None
+        raise DataFormatError(f"{path}: weights do not fit a {method.name} model with these hyper-parameters: {exc}") from None
     model.eval()
     return model

@@ -32,6 +32,7 @@ from typing import Any
 
 from seedbench.core.errors import ParamsError
 from seedbench.core.files import write_json
+from seedbench.core.names import METHODS_DIR
 
 TRACE_VERSION = "1"
 """Format version of a trace file."""
@@ -88,13 +89,20 @@ def record_trace(
     torch_threads: int | None = None,
     num_workers: int | None = None,
     plant: Any = None,
+    perturb_global_streams: bool = False,
+    methods_dir: str | os.PathLike[str] = METHODS_DIR,
 ) -> dict[str, Any]:
     """Train ``method`` for ``steps`` mini-batches as the train stage would, and return its trace.
 
     ``determinism``, ``torch_threads`` and ``num_workers`` default to
     ``params.train``'s. ``plant(model)`` (tests only) may alter the built model
-    before training, e.g. to add noise to one layer. ``linear`` (closed form)
-    records its fit and validation pass as step 1. Call it in a process whose
+    before training, e.g. to add noise to one layer. A ``fit`` method (``linear``)
+    records its fit and validation pass as step 1. The method is ``<methods_dir>/<method>.py``;
+    its hyper-parameters are ``params.train``'s, or its declared defaults when params has no
+    ``train.<method>`` (recorded as ``hparams_source``). ``perturb_global_streams`` reseeds Python's
+    ``random`` and NumPy's global state with another value after the pipeline seeded them: a
+    method that draws from them (rather than from its seed) then trains differently
+    (``seedbench check-method``). Call it in a process whose
     mode variables were set before Python started (the CLI takes care of it).
     """
     import torch
@@ -108,14 +116,14 @@ def record_trace(
     )
     from seedbench.training.loop import (
         as_windows,
-        fit_linear,
+        fit_once,
         mse_tensor,
         select_units,
         sgd_setup,
         train_step,
         window_tensor,
     )
-    from seedbench.training.models import build_model, check_hparams
+    from seedbench.training.methods import build_model, check_hparams, load_method, probe_output
     from seedbench.verify.doctor_trace import TraceRecorder, parameter_record
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -123,27 +131,37 @@ def record_trace(
     mode = determinism or params.train.determinism
     threads = set_torch_threads(params.train.torch_threads if torch_threads is None else torch_threads, "doctor --threads")
     workers = params.train.num_workers if num_workers is None else num_workers
-    hp = check_hparams(method, params.train.hparams(method))
+    loaded = load_method(method, methods_dir)
+    in_params = method in params.train.method_hparams
+    hp = check_hparams(loaded, params.train.hparams(method) if in_params else
+                       {h.name: h.default for h in loaded.spec.hparams})
     seeds = run_seeds(params.seed, replicate)
     set_global_seeds(seeds["seed"], deterministic=params.train.deterministic, warn_only=params.train.warn_only,
                      determinism=mode)
+    if perturb_global_streams:
+        import random
+
+        import numpy as np
+
+        random.seed(seeds["seed"] ^ 0x5EED)  # noqa: S311 - a deliberate, reproducible perturbation
+        np.random.seed(seeds["seed"] ^ 0x5EED)
     data = load_windows(params, dataset, prepared)
     train_units, val_units = splits.split_units(data.train.unit, params.train.val_fraction,
                                                 generator(params.seed, STREAM_VALIDATION_SPLIT, replicate))
     X, y = as_windows(select_units(data.train, train_units), "train")
     Xv, yv = as_windows(select_units(data.train, val_units), "validation")
     seed_torch(seeds["seed"])
-    model = build_model(method, window=X.shape[1], n_features=X.shape[2], hparams=hp)
-    if plant is not None:
-        plant(model)
     recorder = TraceRecorder()
     step_records: list[dict[str, Any]] = []
-    if method == "linear":
-        recorder.watch(model)
+    if loaded.fit is not None:
         with recorder, recorder.phase_of(1, "fit"):
-            fit_linear(model, X, y, Xv, yv, alpha=float(hp["alpha"]))
+            model = fit_once(loaded, X, y, Xv, yv, seed=seeds["seed"], hparams=hp).model
         step_records.append({"step": 1, "loss": None, "params": parameter_record(model)})
     else:
+        model = build_model(loaded, window=X.shape[1], n_features=X.shape[2], hparams=hp)
+        probe_output(loaded, model, X, require_finite=True)
+        if plant is not None:
+            plant(model)
         optimizer, loader = sgd_setup(model, X, y, hp, data_order_seed=seeds["data_order_seed"], num_workers=workers,
                                       determinism=mode)
         recorder.watch(model, optimizer)
@@ -158,7 +176,8 @@ def record_trace(
         with recorder, recorder.phase_of("validation", "validation"):
             mse_tensor(model, window_tensor(Xv), yv)
     return {"version": TRACE_VERSION, "dataset": dataset, "method": method, "replicate": replicate,
-            "seed": seeds["seed"], "steps": step_records, "ops": recorder.ops,
+            "seed": seeds["seed"], "steps": step_records, "hparams_source": "params" if in_params else "defaults",
+            "ops": recorder.ops,
             "environment": doctor_environment(mode, threads, workers),
             "torch_version": str(torch.__version__)}
 
@@ -210,20 +229,26 @@ def record_command(args: Sequence[str], variation: Mapping[str, Any], mode: str,
             sys.executable, "-m", "seedbench.cli", "doctor", "record", *args, *extra, "-o", str(out)]
 
 
+def record_in_fresh_process(args: Sequence[str], variation: Mapping[str, Any], mode: str, out: Path,
+                            what: str = "doctor vary") -> dict[str, Any]:
+    """Record one trace with ``seedbench doctor record`` in a new process started with ``mode``'s variables; read it back."""
+    from seedbench.core.errors import SeedbenchError
+
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if variation.get("torch_threads", 1) > 1:
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # scheduling only: no spinning on shared cores
+    proc = subprocess.run(record_command(args, variation, mode, out), env=env, capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise SeedbenchError(f"{what}: recording {dict(variation) or 'a run'} failed: {last}")
+    return read_trace(out)
+
+
 def vary(args: Sequence[str], variations: list[dict[str, Any]], default_mode: str, workdir: Path) -> list[dict[str, Any]]:
     """Record every variation in its own process; compare each with the first. Returns ``[{"variation", "result"}]``."""
-    from seedbench.core.errors import SeedbenchError
     from seedbench.verify.doctor_compare import compare_traces
 
-    traces = []
-    for index, variation in enumerate(variations):
-        out = workdir / f"trace-{index}.json"
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
-        if variation.get("torch_threads", 1) > 1:
-            env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # scheduling only: no spinning on shared cores
-        proc = subprocess.run(record_command(args, variation, variation.get("determinism", default_mode), out), env=env,
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise SeedbenchError(f"doctor vary: recording {variation} failed: {proc.stderr.strip().splitlines()[-1:]}")
-        traces.append(read_trace(out))
+    traces = [record_in_fresh_process(args, variation, variation.get("determinism", default_mode),
+                                      workdir / f"trace-{index}.json") for index, variation in enumerate(variations)]
     return [{"variation": v, "result": compare_traces(traces[0], t)} for v, t in zip(variations[1:], traces[1:], strict=True)]

@@ -48,7 +48,7 @@ from typing import Any, TextIO
 
 from seedbench.core.errors import DataIntegrityError, ReplayError
 from seedbench.core.hashing import file_sha256
-from seedbench.core.names import LEVEL_STRENGTH
+from seedbench.core.names import LEVEL_STRENGTH, METHODS_DIR
 from seedbench.provenance.manifest import config_hash
 from seedbench.verify.replaytarget import REPRO_TARGET, run_dvc_repro
 
@@ -336,7 +336,7 @@ def _replay_in(root: Path, found: Any, report: ReplayReport, say: Callable[[str]
     check_code(manifest, code_hashes(root, manifest["code_hashes"]), found.commit, found.where, found.volatile)
     say(f"  code: the {len(manifest['code_hashes'])} recorded code files match commit {found.commit[:12]}")
 
-    current_config = params_as_dict(load_params(root / "params.yaml"))
+    current_config = params_as_dict(load_params(root / "params.yaml", root / METHODS_DIR))
     if config_hash(current_config) != manifest["config_hash"]:
         diffs = config_differences(current_config, manifest.get("config") or {})
         shown = "; ".join(diffs[:5]) + (f" (and {len(diffs) - 5} more)" if len(diffs) > 5 else "")
@@ -347,7 +347,7 @@ def _replay_in(root: Path, found: Any, report: ReplayReport, say: Callable[[str]
         say(f"  params: applied the manifest's params to the commit's params.yaml: {shown}")
     else:
         say(f"  params: config_hash matches ({manifest['config_hash'][:19]}…)")
-    params = load_params(root / "params.yaml")
+    params = load_params(root / "params.yaml", root / METHODS_DIR)
 
     installed = library_versions()
     diffs_v = version_differences(manifest["code_versions"], installed)

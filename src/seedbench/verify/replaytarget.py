@@ -148,13 +148,13 @@ def write_params(checkout: Path, config: dict[str, Any]) -> Path:
     import yaml
 
     from seedbench.core.files import atomic_write_text
-    from seedbench.core.names import PARAMS_FILENAME
+    from seedbench.core.names import METHODS_DIR, PARAMS_FILENAME
     from seedbench.core.params import load_params
 
     path = checkout / PARAMS_FILENAME
     atomic_write_text(path, "# written by `seedbench replay`: the params the replayed manifest recorded\n"
                       + yaml.safe_dump(config, sort_keys=False))
-    load_params(path)
+    load_params(path, checkout / METHODS_DIR)  # the checkout's own method files
     return path
 
 
