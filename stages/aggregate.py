@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> None:
         statement = reproducibility_statement(
             determinism=params.train.determinism, deterministic=params.train.deterministic,
             torch_threads=params.train.torch_threads, n_replicates=len(params.replicates),
-            seed_tolerance=params.stats.seed_stable_tolerance,
+            seed_tolerance=params.stats.seed_stable_tolerance, device=params.train.device,
+            precision=params.train.precision,
         )
         atomic_write_text(out / "summary.md", summary_markdown(agg) + "\n" + statement)
         atomic_write_text(out / "seed_spread.csv", agg.seed_spread_csv("rmse"))

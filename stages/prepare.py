@@ -8,7 +8,13 @@ import sys
 
 from seedbench.core.edge import run_user_errors_as_messages
 from seedbench.core.files import staged_directory
-from seedbench.core.names import PREPARED_DIR, RAW_DIR, STAGE_ENV_VAR, item_of_stage, methods_dir_of
+from seedbench.core.names import (
+    PREPARED_DIR,
+    RAW_DIR,
+    STAGE_ENV_VAR,
+    item_of_stage,
+    methods_dir_of,
+)
 from seedbench.core.params import load_params
 from seedbench.core.stagetiming import timed_stage
 from seedbench.data.cmapss import read_subset

@@ -21,8 +21,8 @@ from seedbench.core.names import (  # noqa: E402
     PREPARED_DIR,
     STAGE_ENV_VAR,
     item_of_stage,
-    run_dir,
     methods_dir_of,
+    run_dir,
 )
 from seedbench.core.params import load_params  # noqa: E402
 from seedbench.core.seeds import STREAM_VALIDATION_SPLIT, generator, run_seeds  # noqa: E402
@@ -69,13 +69,16 @@ def main(argv: list[str] | None = None) -> None:
         train_model,
     )
     from seedbench.training.methods import load_method
+    from seedbench.training.placement import Placement
     with timed_stage(f"train@{args.dataset}-{args.method}-{args.replicate}"):  # the stage's own work, for $SEEDBENCH_TIMINGS
         hparams = params.train.hparams(args.method)
         method = load_method(args.method, methods_dir_of(__file__))  # methods/<method>.py, a dep of this stage in dvc.yaml
         seeds = run_seeds(params.seed, args.replicate)
         threads = set_torch_threads(params.train.torch_threads)
+        # train.device: cuda without a GPU is refused here, before any data is read or anything trained
         determinism = set_global_seeds(seeds["seed"], deterministic=params.train.deterministic, warn_only=params.train.warn_only,
-                                       determinism=params.train.determinism)
+                                       determinism=params.train.determinism, device=params.train.device,
+                                       precision=params.train.precision)
         data = preparation.load_prepared(args.prepared)
         split_rng = generator(params.seed, STREAM_VALIDATION_SPLIT, args.replicate)
         train_units, val_units = splits.split_units(data.train.unit, params.train.val_fraction, split_rng)
@@ -90,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
                 method, select_units(data.train, train_units), select_units(data.train, val_units),
                 hparams=hparams, seed=seeds["seed"], data_order_seed=seeds["data_order_seed"],
                 num_workers=params.train.num_workers, on_epoch=on_epoch, determinism=params.train.determinism,
+                placement=Placement(params.train.device, params.train.precision),
             )
         atomic_write_bytes(out / MODEL_FILENAME, model_bytes(outcome.model))
         predicted = test_predictions(outcome, data.test.X)

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from seedbench.core.errors import DeterminismError
+from seedbench.core.names import BUILTIN_METHODS as METHODS
 from seedbench.core.seeds import generator
 from seedbench.data.preparation import WindowedSplit
 from seedbench.determinism.opaudit import (
@@ -31,7 +32,6 @@ from seedbench.determinism.opaudit import (
 from seedbench.determinism.settings import apply_mode_settings
 from seedbench.training import loop
 from seedbench.training.loop import mse_tensor, train_model, train_step, window_tensor
-from seedbench.core.names import BUILTIN_METHODS as METHODS
 from seedbench.training.methods import build_model
 from seedbench.training.optim import make_optimizer
 

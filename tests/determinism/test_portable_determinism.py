@@ -44,6 +44,7 @@ import pytest
 import torch
 import yaml
 
+from seedbench.core.names import BUILTIN_METHODS as METHODS
 from seedbench.core.seeds import generator
 from seedbench.data.preparation import (
     PreparedSubset,
@@ -58,7 +59,6 @@ from seedbench.determinism.modes import (
     PORTABLE_TORCH_SETTINGS,
 )
 from seedbench.provenance.environment import cpu_flags_summary
-from seedbench.core.names import BUILTIN_METHODS as METHODS
 
 WINDOW, N_FEATURES = 6, 3
 TINY = {

@@ -22,6 +22,7 @@ import pytest
 import torch
 import yaml
 
+from seedbench.core.names import BUILTIN_METHODS as METHODS
 from seedbench.core.seeds import generator
 from seedbench.data.preparation import (
     PreparedSubset,
@@ -30,7 +31,6 @@ from seedbench.data.preparation import (
     save_prepared,
 )
 from seedbench.results.predictions import read_predictions
-from seedbench.core.names import BUILTIN_METHODS as METHODS
 
 WINDOW, N_FEATURES = 6, 3
 TINY = {

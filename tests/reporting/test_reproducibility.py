@@ -34,3 +34,16 @@ def test_nondeterministic_kernels_claim_only_seed_stable() -> None:
 def test_one_seed_cannot_claim_distribution_stable() -> None:
     text = _text(n_replicates=1)
     assert "Distribution-stable cannot be claimed" in text and "no SEM" in text
+
+
+def test_a_gpu_run_claims_bit_exact_only_on_the_same_gpu_and_gpu_software() -> None:
+    text = _text(determinism="native", device="cuda")
+    assert "only on the same GPU model with the same driver, CUDA, cuDNN and torch" in text
+    assert "H200" in text and "distribution level only" in text and "x86-64 CPUs" not in text
+    assert "other GPUs of one model family" in text and "changes results" not in text
+
+
+def test_bf16_says_it_changes_results_and_ties_bits_to_the_gpu_architecture() -> None:
+    text = _text(determinism="native", device="cuda", precision="bf16")
+    assert "another GPU architecture (compute capability) gives distribution-stable only" in text
+    assert "`train.precision = bf16` changes results" in text

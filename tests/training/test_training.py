@@ -14,7 +14,13 @@ import pytest
 import torch
 from torch import nn
 
-from seedbench.core.errors import MethodError, DataFormatError, DeterminismError, ParamsError
+from seedbench.core.errors import (
+    DataFormatError,
+    DeterminismError,
+    MethodError,
+    ParamsError,
+)
+from seedbench.core.names import BUILTIN_METHODS as METHODS
 from seedbench.core.seeds import generator
 from seedbench.data.preparation import WindowedSplit
 from seedbench.determinism.seeding import set_global_seeds
@@ -29,7 +35,6 @@ from seedbench.training.loop import (
     test_predictions,
     train_model,
 )
-from seedbench.core.names import BUILTIN_METHODS as METHODS
 from seedbench.training.models import RulRegressor
 
 PINNED_ENV = {"PYTHONHASHSEED": "0", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}

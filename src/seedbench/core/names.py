@@ -148,6 +148,15 @@ BUILTIN_METHODS: tuple[str, ...] = ("linear", "mlp", "cnn1d", "bilstm")
 DETERMINISM_MODES: tuple[str, ...] = ("native", "portable")
 """Values of ``params.yaml: train.determinism``."""
 
+DEVICES: tuple[str, ...] = ("cpu", "cuda")
+"""Values of ``params.yaml: train.device`` (``cuda`` = torch's current CUDA device, index 0 unless ``CUDA_VISIBLE_DEVICES``)."""
+
+PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
+"""Values of ``params.yaml: train.precision``: IEEE float32, TF32 tensor cores for float32 products, bfloat16 autocast."""
+
+CPU_PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+"""Precisions ``train.device: cpu`` accepts (TF32 is a CUDA tensor-core format)."""
+
 CUBLAS_ENV_VAR = "CUBLAS_WORKSPACE_CONFIG"
 """Environment variable that makes cuBLAS deterministic (read when cuBLAS first creates a handle)."""
 

@@ -41,10 +41,13 @@ from seedbench.core.methodspec import (
     read_method_spec,
 )
 from seedbench.core.names import (
+    CPU_PRECISIONS,
     DETERMINISM_MODES,
+    DEVICES,
     KNOWN_DATASETS,
     METHODS_DIR,
     PORTABLE_MAX_BATCH_SIZE,
+    PRECISIONS,
     RAW_FILE_KINDS,
     SENSOR_NAMES,
     SHA256_PATTERN,
@@ -222,6 +225,8 @@ class TrainParams:
     deterministic: bool = field(metadata=_doc("Use only deterministic kernels (torch.use_deterministic_algorithms, cuDNN flags)."))
     warn_only: bool = field(metadata=_doc("With `deterministic`, warn instead of failing on an op without a deterministic kernel."))
     determinism: str = field(metadata=_doc("CPU kernels: `native` (fastest for this CPU; bit-exact only on the same CPU model) or `portable` (ATen and OpenBLAS pinned to AVX2 kernels, MKL `COMPATIBLE` on 1 thread, oneDNN and NNPACK off, OpenBLAS on 1 thread, set by `seedbench.determinism.launch` before Python starts and by the stage, and AdamW with an IEEE-exact square root; bit-exact expected on x86-64 CPUs with AVX2 and any `torch_threads`, same library versions: README, \"Determinism modes\", says what was checked).", _one_of(DETERMINISM_MODES)))
+    device: str = field(metadata=_doc("Where training, validation and prediction run: `cpu`, or `cuda` (torch's current CUDA device; refused before training when torch sees none, never a silent CPU fallback). Model initialisation and the data order stay on the CPU, so both devices see the same initial weights and batches. `cuda` needs `determinism: native` (portable pins CPU kernels only). README: \"Training on a GPU\".", _one_of(DEVICES)))
+    precision: str = field(metadata=_doc("Float arithmetic: `fp32` (IEEE float32, TF32 off for cuBLAS and cuDNN, set and read back), `tf32` (cuda only: TF32 tensor cores for float32 matmuls, convolutions and LSTMs), `bf16` (bfloat16 autocast of the forward pass; `native` only). Changes results: recorded in every manifest, and runs of different precisions are only distribution-comparable.", _one_of(PRECISIONS)))
     torch_threads: int = field(metadata=_doc("torch intra-op threads per training process (recorded: in `native` mode it can change float reductions; in `portable` mode it changes speed only).", _positive))
     num_workers: int = field(metadata=_doc("DataLoader worker processes (0 = load in the training process).", _non_negative))
     val_fraction: float = field(metadata=_doc("Fraction of training units (whole units) held out for early stopping.", _fraction_open))
@@ -441,6 +446,7 @@ def _check_cross_keys(params: Params) -> None:
             f"params.yaml: prepare.windows: no window for dataset {missing[0]} (listed in data.datasets); "
             f"add e.g. `{missing[0]}: 30`"
         )
+    _check_device_keys(params.train)
     if params.train.determinism == "portable":
         for method in params.methods:
             batch_size = params.train.hparams(method).get("batch_size")
@@ -449,6 +455,20 @@ def _check_cross_keys(params: Params) -> None:
                     f"params.yaml: train.{method}.batch_size: at most {PORTABLE_MAX_BATCH_SIZE} with "
                     f"train.determinism: portable (larger sums are split by thread), got {batch_size}"
                 )
+
+
+def _check_device_keys(train: TrainParams) -> None:
+    """Refuse device, precision and determinism combinations that have no meaning (ParamsError naming the key)."""
+    if train.device == "cpu" and train.precision not in CPU_PRECISIONS:
+        raise ParamsError(f"params.yaml: train.precision: expected one of {', '.join(CPU_PRECISIONS)} with train.device: "
+                          f"cpu ({train.precision} is a CUDA tensor-core format), got {train.precision!r}")
+    if train.determinism == "portable" and train.device != "cpu":
+        raise ParamsError(f"params.yaml: train.determinism: expected native with train.device: {train.device} "
+                          "(portable pins CPU kernels only; GPU runs are judged by GPU model, driver, CUDA and cuDNN), "
+                          "got 'portable'")
+    if train.determinism == "portable" and train.precision != "fp32":
+        raise ParamsError(f"params.yaml: train.precision: expected fp32 with train.determinism: portable (its pinned "
+                          f"kernels are float32 ones), got {train.precision!r}")
 
 
 def params_from_dict(raw: Any, methods_dir: str | Path = METHODS_DIR) -> Params:

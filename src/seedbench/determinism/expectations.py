@@ -2,8 +2,15 @@
 
 :func:`expected_level` compares two manifests' ``determinism`` records
 (:func:`seedbench.determinism.settings.determinism_record` plus the seeding
-record); :func:`expected_level_of_experiments` takes the weakest over the runs
-two experiments share. Pure functions: no torch, no I/O.
+record and :func:`seedbench.determinism.devices.device_record`);
+:func:`expected_level_of_experiments` takes the weakest over the runs two
+experiments share. Pure functions: no torch, no I/O.
+
+The GPU rules (:func:`device_expectation`) make the seed's "different GPU
+architecture → statistical, not bit" mechanical, from what was measured on an
+H200 (REFERENCE.md, "CUDA probe"): with the deterministic flags and TF32 off,
+two runs on one GPU were bit-identical; without the flags cnn1d differed; TF32
+gave other bits; CPU and GPU predictions of one seed were up to 8.5 cycles apart.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from seedbench.core.names import LEVEL_STRENGTH
+from seedbench.core.names import CUBLAS_WORKSPACE_CONFIGS, LEVEL_STRENGTH
 from seedbench.determinism.modes import (
     DISPATCH_ENV_VARS,
     PORTABLE_CAPABILITY,
@@ -26,6 +33,15 @@ class Expectation(NamedTuple):
     level: str
     reason: str
 
+
+GPU_FACTS: tuple[tuple[str, str], ...] = (("name", "GPU model"), ("driver_version", "driver"),
+                                         ("cuda_version", "CUDA"), ("cudnn_version", "cuDNN"))
+"""The facts of a run's GPU (``determinism.gpu``) that must be equal, and known, for a bit-exact promise."""
+
+_GPU_FLAGS: tuple[tuple[str, bool, str], ...] = (
+    ("deterministic", True, "train.deterministic"), ("cudnn_deterministic", True, "cudnn.deterministic"),
+    ("cudnn_benchmark", False, "cudnn.benchmark off"), ("deterministic_algorithms", True, "deterministic algorithms"),
+)
 
 _VERSION_KEYS = ("torch_version", "mkl_version", "onednn_version", "numpy_version", "openblas_version")
 
@@ -42,6 +58,64 @@ def _describe_cpu(record: Mapping[str, Any]) -> str:
     return f"{record.get('cpu_model') or 'unknown CPU'} ({record.get('torch_cpu_capability') or '?'})"
 
 
+def _device(record: Mapping[str, Any]) -> str:
+    return str(record.get("device") or "cpu")  # records before train.device trained on the CPU
+
+
+def _precision(record: Mapping[str, Any]) -> str:
+    return str(record.get("precision") or "fp32")
+
+
+def _missing_gpu_flags(record: Mapping[str, Any]) -> list[str]:
+    """The deterministic settings a GPU run lacked (flags, ``CUBLAS_WORKSPACE_CONFIG``)."""
+    missing = [label for key, wanted, label in _GPU_FLAGS if record.get(key) is not wanted]
+    if record.get("cublas_workspace_config") not in CUBLAS_WORKSPACE_CONFIGS:
+        missing.append(f"CUBLAS_WORKSPACE_CONFIG in {', '.join(CUBLAS_WORKSPACE_CONFIGS)} "
+                       f"(was {record.get('cublas_workspace_config')!r})")
+    return missing
+
+
+def device_expectation(a: Mapping[str, Any], b: Mapping[str, Any]) -> Expectation | None:
+    """What the devices and precisions of two runs allow; ``None`` when they leave it to the CPU rules (pure).
+
+    First match wins: devices differ (CPU vs GPU) → ``distribution``; precisions
+    differ → ``distribution``; both ``bf16`` on GPUs of different compute
+    capability → ``distribution``; GPU model, driver, CUDA or cuDNN differ (or
+    are unknown) → ``seed``; either GPU run without the deterministic flags and
+    ``CUBLAS_WORKSPACE_CONFIG`` → ``seed``. Two CPU runs, or two GPU runs that
+    pass, return ``None``: the CPU rules then decide (a GPU run still initialises
+    its weights, draws its batches and fits ``linear``'s ridge on the CPU).
+    """
+    device_a, device_b = _device(a), _device(b)
+    if device_a != device_b:
+        return Expectation("distribution", f"one run trained on {device_a} and the other on {device_b}: different kernels "
+                                           "and rounding compound over training (measured on an H200: predictions up to "
+                                           "8.5 cycles apart after 3 epochs), so only distribution-stable is expected")
+    precision_a, precision_b = _precision(a), _precision(b)
+    if precision_a != precision_b:
+        return Expectation("distribution", f"precisions differ ({precision_a} vs {precision_b}): another float format "
+                                           "changes every product, so only distribution-stable is expected")
+    if device_a != "cuda":
+        return None
+    gpu_a, gpu_b = a.get("gpu") or {}, b.get("gpu") or {}
+    if precision_a == "bf16" and (gpu_a.get("capability") != gpu_b.get("capability") or gpu_a.get("capability") is None):
+        return Expectation("distribution", f"bf16 on different GPU architectures (compute capability "
+                                           f"{gpu_a.get('capability')} vs {gpu_b.get('capability')}): bfloat16 kernels "
+                                           "and their accumulation differ by architecture, so only distribution-stable "
+                                           "is expected")
+    differ = [f"{label} {gpu_a.get(key)} vs {gpu_b.get(key)}" for key, label in GPU_FACTS
+              if gpu_a.get(key) != gpu_b.get(key) or gpu_a.get(key) is None]
+    if differ:
+        return Expectation("seed", f"GPU runs with other GPU hardware or software ({'; '.join(differ)}; None = not "
+                                   "recorded): cuBLAS and cuDNN choose kernels per GPU and version, so seed-stable at best")
+    for name, record in (("A", a), ("B", b)):
+        missing = _missing_gpu_flags(record)
+        if missing:
+            return Expectation("seed", f"GPU run {name} ran without {', '.join(missing)}: cuDNN and cuBLAS may pick "
+                                       "non-deterministic kernels (measured on an H200: cnn1d differed between two runs)")
+    return None
+
+
 def expected_level(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> Expectation:
     """The reproducibility level two runs can be held to, from their manifests' ``determinism`` records.
 
@@ -52,7 +126,9 @@ def expected_level(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> 
     1. a record without ``mode`` (written before determinism modes) → ``seed``;
     2. a different torch major version → ``distribution``; any other library
        version differs (torch, MKL, oneDNN, numpy, OpenBLAS) → ``seed``;
-    3. ``deterministic`` off, CUDA used → ``seed``; a different thread count →
+       then the device rules (:func:`device_expectation`: CPU vs GPU, precision,
+       GPU model, driver, CUDA, cuDNN, GPU deterministic flags);
+    3. ``deterministic`` off, CUDA seen by a record without ``device`` → ``seed``; a different thread count →
        ``seed``, unless both runs are portable with :data:`PORTABLE_TORCH_SETTINGS`
        recorded (thread-count independent; see the module docstring for the
        one limit: single-value reductions over more than 32,768 elements);
@@ -82,10 +158,28 @@ def expected_level(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> 
     if differ:
         return Expectation("seed", f"library versions differ ({'; '.join(differ)}): kernels change between "
                                    "versions, so only seed-stable is expected")
+    on_device = device_expectation(ra, rb)
+    if on_device is not None:
+        return on_device
+    cpu_side = _cpu_expectation(ra, rb)
+    if _device(ra) != "cuda":
+        return cpu_side
+    gpu = ra.get("gpu") or {}
+    if cpu_side.level != "bit":
+        return Expectation(cpu_side.level, "same GPU and GPU software, but the CPU side of these GPU runs (weight "
+                                           f"initialisation, data order, linear's ridge fit) differs: {cpu_side.reason}")
+    return Expectation("bit", f"both on {gpu.get('name')} (driver {gpu.get('driver_version')}, CUDA "
+                              f"{gpu.get('cuda_version')}, cuDNN {gpu.get('cudnn_version')}) in {_precision(ra)} with the "
+                              f"deterministic flags and the same torch, and on the CPU side: {cpu_side.reason}")
+
+
+def _cpu_expectation(ra: Mapping[str, Any], rb: Mapping[str, Any]) -> Expectation:
+    """Rules 3–6 of :func:`expected_level`: what the CPU side of two runs allows."""
+    records = {"A": ra, "B": rb}
     for name, rec in records.items():
         if rec.get("deterministic") is False:
             return Expectation("seed", f"run {name} ran with train.deterministic: false")
-        if rec.get("cuda_available"):
+        if "device" not in rec and rec.get("cuda_available"):
             return Expectation("seed", f"run {name} saw CUDA: the determinism modes cover CPU kernels only, and GPU "
                                        "results are bit-exact only on the same GPU model, driver and CUDA/cuDNN")
     threads_a, threads_b = _threads(ra), _threads(rb)

@@ -178,12 +178,38 @@ def cpu_determinism(determinism: str, environ: Mapping[str, str]) -> dict[str, A
     return record
 
 
+def device_and_precision(device: str, precision: str) -> dict[str, Any]:
+    """Refuse an unusable ``device``, set ``precision``'s float32 flags; return :func:`~seedbench.determinism.devices.device_record`.
+
+    For ``cuda`` the record names the GPU trained on (model, capability, driver,
+    CUDA, cuDNN: :func:`seedbench.provenance.environment.gpu_record`).
+    """
+    from seedbench.determinism.devices import (
+        current_cuda_index,
+        device_record,
+        require_device,
+        set_float_precision,
+        used_gpu,
+    )
+
+    require_device(device)
+    fp32 = set_float_precision(precision)
+    gpu = None
+    if device == "cuda":
+        from seedbench.provenance.environment import gpu_record
+
+        gpu = used_gpu(gpu_record(), current_cuda_index())
+    return device_record(device, precision, fp32, gpu)
+
+
 def set_global_seeds(
     seed: int,
     *,
     deterministic: bool = True,
     warn_only: bool = False,
     determinism: str = "native",
+    device: str = "cpu",
+    precision: str = "fp32",
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything a training run pins before it starts, in order; return the manifest's record of it.
@@ -192,7 +218,8 @@ def set_global_seeds(
     2. :func:`check_cuda_environment` (``CUBLAS_WORKSPACE_CONFIG`` when deterministic on a GPU);
     3. :func:`check_hash_seed` (``PYTHONHASHSEED``, warned about when unset);
     4. :func:`seed_everything` (``random``, NumPy's global state, torch CPU and CUDA);
-    5. :func:`set_deterministic_flags` (cuDNN and torch's deterministic algorithms).
+    5. :func:`set_deterministic_flags` (cuDNN and torch's deterministic algorithms);
+    6. :func:`device_and_precision` (``device`` usable, else ParamsError before any training; the float32 flags).
 
     Parameters
     ----------
@@ -204,6 +231,8 @@ def set_global_seeds(
         ``params.yaml: train.determinism`` (``native`` or ``portable``, see
         :mod:`seedbench.determinism.modes`); its variables must already be in
         the environment before torch was imported.
+    device, precision
+        ``params.yaml: train.device`` / ``train.precision`` (:mod:`seedbench.determinism.devices`).
     environ
         Environment to inspect (default ``os.environ``); only read, never written.
 
@@ -217,7 +246,7 @@ def set_global_seeds(
     Raises
     ------
     ParamsError
-        ``seed`` is not an integer in ``0..2**32-1``.
+        ``seed`` is not an integer in ``0..2**32-1``; ``device`` is ``cuda`` and torch sees no CUDA device.
     DeterminismError
         ``deterministic`` on a machine with CUDA but without a valid
         ``CUBLAS_WORKSPACE_CONFIG``; ``portable`` while torch runs other than
@@ -227,11 +256,15 @@ def set_global_seeds(
 
     seed = check_seed(seed)
     env = os.environ if environ is None else environ
+    from seedbench.determinism.devices import require_device
+
+    require_device(device)  # first: a missing GPU is refused before anything is set
     cpu_record = cpu_determinism(determinism, env)
     cuda = check_cuda_environment(deterministic, env)
     hash_seed = check_hash_seed(env)
     seed_everything(seed)
     set_deterministic_flags(deterministic, warn_only=warn_only)
+    device_info = device_and_precision(device, precision)
     return {
         "seed": seed,
         "python_random_seed": seed,
@@ -246,6 +279,7 @@ def set_global_seeds(
         "torch_num_threads": int(torch.get_num_threads()),
         "torch_num_interop_threads": int(torch.get_num_interop_threads()),
         **cpu_record,
+        **device_info,
     }
 
 

@@ -13,6 +13,7 @@ import fnmatch
 import importlib.metadata
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -237,46 +238,80 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def gpu_record(nvidia_smi: Any = nvidia_smi_gpus) -> dict[str, Any]:
+PROC_DRIVER_VERSION = Path("/proc/driver/nvidia/version")
+"""The NVIDIA kernel module's version file (Linux): the driver version where ``nvidia-smi`` is absent."""
+
+_PROC_DRIVER = re.compile(r"Kernel Module(?: for \S+)?\s+([0-9][0-9.]*)")
+
+
+def proc_driver_version(path: Path = PROC_DRIVER_VERSION) -> str | None:
+    """The NVIDIA driver version from ``/proc/driver/nvidia/version`` (``"580.65.06"``), ``None`` without it."""
+    try:
+        match = _PROC_DRIVER.search(path.read_text(errors="replace"))
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
+def torch_gpus() -> list[dict[str, Any]]:
+    """Every CUDA device torch sees: ``{"index", "name", "total_memory_bytes", "capability"}`` (``[]`` without CUDA)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    gpus = []
+    for index in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(index)
+        gpus.append({"index": index, "name": props.name, "total_memory_bytes": int(props.total_memory),
+                     "capability": f"{props.major}.{props.minor}"})
+    return gpus
+
+
+def merge_gpu_record(torch_view: list[dict[str, Any]], smi_view: list[dict[str, Any]] | None, *,
+                     cuda_version: str | None, cudnn_version: int | None, proc_driver: str | None) -> dict[str, Any]:
+    """The GPU record from torch's view, ``nvidia-smi``'s and the driver file's (pure; see :func:`gpu_record`).
+
+    Every GPU entry has the same keys: ``index, name, total_memory_bytes,
+    capability, driver_version, cuda_version, cudnn_version, visible_to_torch``
+    (``None`` where unknown). torch's devices win; ``nvidia-smi``'s are listed,
+    invisible to torch, when torch sees none (a CPU build on a GPU machine).
+    The driver comes from ``nvidia-smi`` (paired by position only when the
+    counts agree: ``CUDA_VISIBLE_DEVICES`` renumbers devices), else from the
+    driver file.
+    """
+    smi = smi_view or []
+    pair = len(smi) == len(torch_view)
+    drivers = sorted({g["driver_version"] for g in smi if g.get("driver_version")} | ({proc_driver} if proc_driver else set()))
+    one_driver = drivers[0] if len(drivers) == 1 else None
+    gpus: list[dict[str, Any]] = []
+    for position, gpu in enumerate(torch_view):
+        driver = smi[position].get("driver_version") if pair and torch_view else one_driver
+        gpus.append({**gpu, "driver_version": driver or one_driver, "cuda_version": cuda_version,
+                     "cudnn_version": cudnn_version, "visible_to_torch": True})
+    if not torch_view:
+        gpus = [{"index": g.get("index"), "name": g.get("name"), "total_memory_bytes": g.get("total_memory_bytes"),
+                 "capability": g.get("capability"), "driver_version": g.get("driver_version"),
+                 "cuda_version": cuda_version, "cudnn_version": cudnn_version, "visible_to_torch": False} for g in smi]
+    return {"cuda_available": bool(torch_view), "cuda_version": cuda_version, "cudnn_version": cudnn_version,
+            "gpus": gpus or None, "driver": ", ".join(drivers) or None}
+
+
+def gpu_record(nvidia_smi: Any = nvidia_smi_gpus, proc_driver: Any = proc_driver_version) -> dict[str, Any]:
     """CUDA/cuDNN versions of torch and every GPU (all of them, not only the first).
 
-    Returns ``{"cuda_available", "cuda_version", "cudnn_version", "gpus", "driver"}``:
-    ``gpus`` merges torch's view (name, memory, capability of each visible
-    device) with ``nvidia-smi``'s (driver, and GPUs a CPU-only torch cannot
-    see); it is ``None`` — a clean null — on a machine without GPUs, and
-    ``cuda_version`` / ``cudnn_version`` are ``None`` for a CPU build of torch.
-    Imports torch (only the train stage and replay call it).
+    Returns ``{"cuda_available", "cuda_version", "cudnn_version", "gpus", "driver"}``
+    (:func:`merge_gpu_record`): ``gpus`` lists each device with its model,
+    memory, compute capability, driver, CUDA and cuDNN versions; it is ``None``
+    — a clean null — on a machine without GPUs, and ``cuda_version`` /
+    ``cudnn_version`` are ``None`` for a CPU build of torch. ``nvidia_smi`` and
+    ``proc_driver`` replace the readers in tests. Imports torch (only the train
+    stage and replay call it).
     """
     import torch
 
-    cuda_available = bool(torch.cuda.is_available())
-    torch_gpus: list[dict[str, Any]] = []
-    if cuda_available:
-        for index in range(torch.cuda.device_count()):
-            props = torch.cuda.get_device_properties(index)
-            torch_gpus.append({
-                "index": index,
-                "name": props.name,
-                "total_memory_bytes": int(props.total_memory),
-                "capability": f"{props.major}.{props.minor}",
-                "visible_to_torch": True,
-            })
-    smi_gpus = nvidia_smi() or []
-    gpus: list[dict[str, Any]] = torch_gpus or [{**g, "visible_to_torch": False} for g in smi_gpus]
-    if torch_gpus and smi_gpus:
-        # CUDA_VISIBLE_DEVICES may renumber devices: pair by position only when the counts agree.
-        if len(smi_gpus) == len(torch_gpus):
-            for mine, theirs in zip(gpus, smi_gpus, strict=True):
-                mine["driver_version"] = theirs.get("driver_version")
-    drivers = sorted({g["driver_version"] for g in smi_gpus if g.get("driver_version")})
     try:
         cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     except RuntimeError:
         cudnn = None
-    return {
-        "cuda_available": cuda_available,
-        "cuda_version": torch.version.cuda,
-        "cudnn_version": cudnn,
-        "gpus": gpus or None,
-        "driver": ", ".join(drivers) or None,
-    }
+    return merge_gpu_record(torch_gpus(), nvidia_smi(), cuda_version=torch.version.cuda, cudnn_version=cudnn,
+                            proc_driver=proc_driver())

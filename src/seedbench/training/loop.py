@@ -14,6 +14,11 @@ Randomness comes only from the two seeds passed in (see ``seedbench.determinism.
 order of mini-batches and the DataLoader workers' seeds (:func:`make_loader`:
 the number of workers changes speed, never the result). Global determinism
 flags are the caller's business (``seeding.set_global_seeds``).
+
+``placement`` (:class:`~seedbench.training.placement.Placement`: ``train.device``,
+``train.precision``) moves the model after its CPU initialisation, every batch
+after its CPU draw, and wraps forward passes in its autocast; training,
+validation and prediction all run there, through the same code on every device.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from seedbench.training.methods import (
 )
 from seedbench.training.models import RulRegressor
 from seedbench.training.optim import make_optimizer
+from seedbench.training.placement import CPU_FP32, Placement, to_cpu
 
 PREDICT_BATCH_SIZE = 1024
 """Windows per forward pass in :func:`predict` (fixed: batch size can change float results)."""
@@ -77,6 +83,8 @@ class TrainOutcome:
         Training stopped before ``max_epochs`` because validation loss did not improve for ``patience`` epochs.
     diverged
         A loss became NaN or infinite; predictions of this run are NaN.
+    placement
+        Where ``model`` lives and the precision its forward passes use (:func:`test_predictions` predicts there).
     """
 
     model: RulRegressor
@@ -84,6 +92,7 @@ class TrainOutcome:
     best_epoch: int = 0
     stopped_early: bool = False
     diverged: bool = False
+    placement: Placement = CPU_FP32
 
     def summary(self) -> dict[str, Any]:
         """JSON-able facts about the run (for the manifest): epochs, best epoch and its val loss, flags."""
@@ -130,35 +139,42 @@ def window_tensor(X: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(X, dtype=np.float32, copy=True, order="C"))
 
 
-def predict_tensor(model: nn.Module, X: torch.Tensor, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
-    """:func:`predict` on windows already made a tensor by :func:`window_tensor` (no copy per call)."""
+def predict_tensor(model: nn.Module, X: torch.Tensor, batch_size: int = PREDICT_BATCH_SIZE,
+                   placement: Placement = CPU_FP32) -> np.ndarray:
+    """:func:`predict` on windows already made a tensor by :func:`window_tensor` (no copy per call).
+
+    Each chunk runs on ``placement``'s device under its autocast; outputs come back to the CPU.
+    """
     model.eval()
     outputs = []
     with torch.no_grad(), determinism_errors():
         for start in range(0, X.shape[0], batch_size):
-            outputs.append(model(X[start : start + batch_size]))
+            with placement.autocast():
+                output = model(placement.tensor(X[start : start + batch_size]))
+            outputs.append(to_cpu(output.float()))
     if not outputs:
         return np.zeros(0, dtype=np.float64)
     return torch.cat(outputs).to(torch.float64).numpy()
 
 
-def predict(model: nn.Module, X: np.ndarray, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
+def predict(model: nn.Module, X: np.ndarray, batch_size: int = PREDICT_BATCH_SIZE,
+            placement: Placement = CPU_FP32) -> np.ndarray:
     """RUL predictions (cycles), float64 ``(n,)``, for windows ``X`` float32 ``(n, window, n_features)``.
 
-    Runs in eval mode (no dropout) without gradients, ``batch_size`` windows at a time.
+    Runs in eval mode (no dropout) without gradients, ``batch_size`` windows at a time, on ``placement``.
     """
-    return predict_tensor(model, window_tensor(X), batch_size)
+    return predict_tensor(model, window_tensor(X), batch_size, placement)
 
 
-def mse_tensor(model: nn.Module, X: torch.Tensor, y: np.ndarray) -> float:
+def mse_tensor(model: nn.Module, X: torch.Tensor, y: np.ndarray, placement: Placement = CPU_FP32) -> float:
     """Mean squared error (cycles²) of ``model`` on windows ``X`` (a :func:`window_tensor`) and ``y``, in float64."""
-    errors = predict_tensor(model, X) - np.asarray(y, dtype=np.float64)
+    errors = predict_tensor(model, X, placement=placement) - np.asarray(y, dtype=np.float64)
     return float(np.mean(errors * errors))
 
 
-def mse(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+def mse(model: nn.Module, X: np.ndarray, y: np.ndarray, placement: Placement = CPU_FP32) -> float:
     """Mean squared error (cycles²) of ``model`` on ``(X, y)``, accumulated in float64."""
-    return mse_tensor(model, window_tensor(X), y)
+    return mse_tensor(model, window_tensor(X), y, placement)
 
 
 def train_model(
@@ -172,6 +188,7 @@ def train_model(
     num_workers: int = 0,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     determinism: str = "native",
+    placement: Placement = CPU_FP32,
 ) -> TrainOutcome:
     """Train ``method`` on ``train``, early-stopping on ``val``; see the module docstring.
 
@@ -199,6 +216,10 @@ def train_model(
         runs the first training step and validation pass under
         :class:`~seedbench.determinism.opaudit.RefuseUnpinnedOps`. The mode's variables and
         in-process settings are the caller's (``seeding.set_global_seeds``).
+    placement
+        ``train.device`` and ``train.precision``: the model is initialised on the CPU, then moved there;
+        batches (drawn on the CPU), validation and prediction run there. The device's availability and
+        the float32 flags are the caller's (``seeding.set_global_seeds``).
 
     Raises
     ------
@@ -225,27 +246,32 @@ def train_model(
     seed_torch(seed)
     with determinism_errors():
         if method.fit is not None:
-            outcome = fit_once(method, X, y, Xv, yv, seed=seed, hparams=hp)
+            outcome = fit_once(method, X, y, Xv, yv, seed=seed, hparams=hp, placement=placement)
             if on_epoch is not None:
                 on_epoch(outcome.history[0])
         else:
             model = build_model(method, window=window, n_features=n_features, hparams=hp)
-            probe_output(method, model, X, require_finite=True)
-            outcome = _fit_sgd(model, X, y, Xv, yv, hp, data_order_seed, num_workers, on_epoch, determinism)
+            probe_output(method, model, X, require_finite=True)  # on the CPU, where it was initialised
+            model = placement.module(model)  # then moved to train.device
+            outcome = _fit_sgd(model, X, y, Xv, yv, hp, data_order_seed, num_workers, on_epoch, determinism, placement)
     outcome.model.eval()
     return outcome
 
 
 def fit_once(method: Method, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, *, seed: int,
-             hparams: Mapping[str, Any]) -> TrainOutcome:
+             hparams: Mapping[str, Any], placement: Placement = CPU_FP32) -> TrainOutcome:
     """A ``fit`` method fitted on ``(X, y)`` and its one history entry (train and validation MSE, cycles²).
 
-    Non-finite outputs mark the run ``diverged`` (its predictions are then NaN), as a NaN loss does in the loop.
+    The fit runs where the method runs it (``linear``: numpy, float64, CPU); the fitted module is then moved to
+    ``placement`` and the losses predicted there. Non-finite outputs mark the run ``diverged`` (its predictions
+    are then NaN), as a NaN loss does in the loop.
     """
-    model = fit_model(method, X, y, Xv, yv, seed=seed, hparams=hparams)
-    record: EpochRecord = {"epoch": 1, "train_loss": mse(model, X, y), "val_loss": mse(model, Xv, yv)}
+    model = placement.module(fit_model(method, X, y, Xv, yv, seed=seed, hparams=hparams))
+    record: EpochRecord = {"epoch": 1, "train_loss": mse(model, X, y, placement),
+                           "val_loss": mse(model, Xv, yv, placement)}
     diverged = not (math.isfinite(record["train_loss"]) and math.isfinite(record["val_loss"]))
-    return TrainOutcome(model, [record], best_epoch=0 if diverged else 1, stopped_early=False, diverged=diverged)
+    return TrainOutcome(model, [record], best_epoch=0 if diverged else 1, stopped_early=False, diverged=diverged,
+                        placement=placement)
 
 
 def sgd_setup(model: RulRegressor, X: np.ndarray, y: np.ndarray, hp: Mapping[str, Any], *, data_order_seed: int,
@@ -270,19 +296,20 @@ def _fit_sgd(
     num_workers: int,
     on_epoch: Callable[[EpochRecord], None] | None,
     determinism: str,
+    placement: Placement = CPU_FP32,
 ) -> TrainOutcome:
     optimizer, loader = sgd_setup(model, X, y, hp, data_order_seed=data_order_seed, num_workers=num_workers,
                                   determinism=determinism)
-    Xv_tensor = window_tensor(Xv)  # once, not once an epoch
-    outcome = TrainOutcome(model)
+    Xv_tensor = placement.tensor(window_tensor(Xv))  # once, not once an epoch
+    outcome = TrainOutcome(model, placement=placement)
     best_val = math.inf
     best_state: dict[str, torch.Tensor] | None = None
     epochs_without_improvement = 0
     for epoch in range(1, int(hp["max_epochs"]) + 1):
         first = determinism == "portable" and epoch == 1  # refuse unpinned ops on the first step and validation
-        train_loss = _train_one_epoch(model, loader, optimizer, _guard(first, "the first training step"))
+        train_loss = _train_one_epoch(model, loader, optimizer, _guard(first, "the first training step"), placement)
         with _guard(first, "the first validation pass"):
-            val_loss = mse_tensor(model, Xv_tensor, yv) if math.isfinite(train_loss) else math.nan
+            val_loss = mse_tensor(model, Xv_tensor, yv, placement) if math.isfinite(train_loss) else math.nan
         record: EpochRecord = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
         outcome.history.append(record)
         if on_epoch is not None:
@@ -309,10 +336,15 @@ def _guard(active: bool, where: str) -> AbstractContextManager[Any]:
     return RefuseUnpinnedOps(where=where) if active else nullcontext()
 
 
-def train_step(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, optimizer: torch.optim.Optimizer) -> float:
-    """One optimizer step on the batch ``(xb, yb)``; returns its MSE (cycles²), NaN (no step taken) when not finite."""
+def train_step(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, optimizer: torch.optim.Optimizer,
+               placement: Placement = CPU_FP32) -> float:
+    """One optimizer step on the batch ``(xb, yb)``; returns its MSE (cycles²), NaN (no step taken) when not finite.
+
+    The forward pass and the loss run under ``placement``'s autocast, the backward pass outside it.
+    """
     optimizer.zero_grad(set_to_none=True)
-    loss = nn.functional.mse_loss(model(xb), yb)
+    with placement.autocast():
+        loss = nn.functional.mse_loss(model(xb), yb)
     value = float(loss.item())
     if not math.isfinite(value):
         return math.nan
@@ -322,16 +354,17 @@ def train_step(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, optimizer: 
 
 
 def _train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
-                     first_step: AbstractContextManager[Any] | None = None) -> float:
+                     first_step: AbstractContextManager[Any] | None = None, placement: Placement = CPU_FP32) -> float:
     """One pass over ``loader``; mean MSE (cycles²) over windows, NaN as soon as a batch loss is not finite.
 
-    ``first_step`` (a context manager) wraps the first batch's step only.
+    ``first_step`` (a context manager) wraps the first batch's step only; batches are moved to ``placement``.
     """
     model.train()
     total, count = 0.0, 0
     for xb, yb in loader:
+        xb, yb = placement.tensor(xb), placement.tensor(yb)
         with first_step if first_step is not None and count == 0 else nullcontext():
-            value = train_step(model, xb, yb, optimizer)
+            value = train_step(model, xb, yb, optimizer, placement)
         if not math.isfinite(value):
             return math.nan
         total += value * len(yb)
@@ -343,21 +376,26 @@ def test_predictions(outcome: TrainOutcome, X: np.ndarray) -> np.ndarray:
     """Predictions (cycles, float64 ``(n,)``) of a trained run on test windows; all NaN if it diverged."""
     if outcome.diverged:
         return np.full(np.asarray(X).shape[0], np.nan)
-    return predict(outcome.model, X)
+    return predict(outcome.model, X, placement=outcome.placement)
 
 
 test_predictions.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
 
 
 def model_bytes(model: nn.Module) -> bytes:
-    """The model's state dict serialised by ``torch.save`` into memory.
+    """The model's state dict, on the CPU, serialised by ``torch.save`` into memory.
 
     Saving through :class:`io.BytesIO` keeps the archive's internal folder name
     fixed (saving to a path would embed the file name), so equal weights give
     equal bytes; write them with ``seedbench.core.files.atomic_write_bytes``.
+    Tensors are moved to the CPU first (in the state dict, keeping its order and
+    metadata), so a CUDA run's file holds no device and loads anywhere.
     """
+    state = model.state_dict()
+    for name, value in state.items():
+        state[name] = to_cpu(value)
     buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
+    torch.save(state, buffer)
     return buffer.getvalue()
 
 

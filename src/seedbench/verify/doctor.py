@@ -123,7 +123,12 @@ def record_trace(
         train_step,
         window_tensor,
     )
-    from seedbench.training.methods import build_model, check_hparams, load_method, probe_output
+    from seedbench.training.methods import (
+        build_model,
+        check_hparams,
+        load_method,
+        probe_output,
+    )
     from seedbench.verify.doctor_trace import TraceRecorder, parameter_record
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:

@@ -159,19 +159,29 @@ import json, os, sys
 import torch
 from seedbench.determinism.modes import DISPATCH_ENV_VARS
 from seedbench.determinism.settings import determinism_record
+from seedbench.determinism.devices import device_record, read_fp32_precision, used_gpu, wanted_fp32_precision
 from seedbench.provenance.environment import cpu_flags_summary, cpu_model, gpu_record
 torch.set_num_threads(int(sys.argv[1]))
+device, precision, deterministic = sys.argv[4], sys.argv[5], sys.argv[3] == "1"
+gpu = used_gpu(gpu_record(), torch.cuda.current_device()) if device == "cuda" and torch.cuda.is_available() else None
 record = determinism_record(sys.argv[2], {k: os.environ.get(k) for k in DISPATCH_ENV_VARS},
                             cpu_model=cpu_model(), cpu_flags=cpu_flags_summary(), cpu_count=os.cpu_count())
-record.update(torch_threads=torch.get_num_threads(), deterministic=sys.argv[3] == "1",
+record.update(torch_threads=torch.get_num_threads(), deterministic=deterministic,
               cuda_available=bool(torch.cuda.is_available()),
-              gpus=[g["name"] for g in gpu_record().get("gpus") or []] or None)
+              gpus=[g["name"] for g in gpu_record().get("gpus") or []] or None,
+              cudnn_deterministic=deterministic, cudnn_benchmark=False, deterministic_algorithms=deterministic,
+              cublas_workspace_config=os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+              **device_record(device, precision, {**read_fp32_precision(), **wanted_fp32_precision(precision)}, gpu))
 print(json.dumps(record))
 """
 
 
-def current_determinism_record(mode: str, torch_threads: int, deterministic: bool) -> dict[str, Any]:
+def current_determinism_record(mode: str, torch_threads: int, deterministic: bool, device: str = "cpu",
+                               precision: str = "fp32") -> dict[str, Any]:
     """The determinism record a training run would write on this machine (plus ``gpus``: GPU names).
+
+    With ``device`` ``cuda`` it names the GPU a re-run would train on (``gpu`` is
+    ``None`` where torch sees none: the re-run's train stage then refuses to start).
 
     Computed in a child process started the way the train stage is
     (``python -m seedbench.determinism.launch --determinism MODE -- python …``), so the
@@ -181,7 +191,7 @@ def current_determinism_record(mode: str, torch_threads: int, deterministic: boo
 
     py = sys.executable
     cmd = [py, "-m", "seedbench.determinism.launch", "--determinism", mode, "--", py, "-c", _CURRENT_RECORD_CODE,
-           str(torch_threads), mode, "1" if deterministic else "0"]
+           str(torch_threads), mode, "1" if deterministic else "0", device, precision]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         raise ReplayError(f"cannot inspect this machine's kernels (python -m seedbench.determinism.launch …): {proc.stderr.strip()[-500:]}")
@@ -204,7 +214,8 @@ def choose_level(manifest: Mapping[str, Any], installed: Mapping[str, str | None
       publisher's) equals the installed one (scipy, for instance, draws the
       bootstrap intervals in results.json); a different major version of
       python (major.minor), torch, numpy, scipy or pandas → ``distribution``;
-    - ``bit`` only on the same GPU models.
+    - ``bit`` only on the same GPU models, for runs that trained on a GPU
+      (``determinism.device``; the GPU itself is judged by ``expected_level``).
     """
     from seedbench.determinism.expectations import expected_level
 
@@ -239,7 +250,8 @@ def choose_level(manifest: Mapping[str, Any], installed: Mapping[str, str | None
                    for n in SEED_LEVEL_LIBRARIES if _major(n, recorded.get(n)) != _major(n, installed.get(n))]
     if major_diffs:
         cap("distribution", "major versions differ: " + ", ".join(major_diffs))
-    recorded_gpus = {repr([g.get("name") for g in r.get("gpu_info") or []] or None) for r in runs}
+    recorded_gpus = {repr([g.get("name") for g in r.get("gpu_info") or []] or None) for r in runs
+                     if (r.get("determinism") or {}).get("device") == "cuda"}
     if recorded_gpus and recorded_gpus != {repr(current.get("gpus"))}:
         cap("seed", f"GPUs differ: recorded {', '.join(sorted(recorded_gpus))}, here {current.get('gpus')!r}")
     elif recorded_gpus:
@@ -365,7 +377,8 @@ def _replay_in(root: Path, found: Any, report: ReplayReport, say: Callable[[str]
 
     choice = LevelChoice(level, ("forced with --level",), ("forced with --level",)) if level else choose_level(
         manifest, installed,
-        current_determinism_record(params.train.determinism, params.train.torch_threads, params.train.deterministic),
+        current_determinism_record(params.train.determinism, params.train.torch_threads, params.train.deterministic,
+                                   params.train.device, params.train.precision),
     )
     report.level = choice
     say(f"  level: {choice.explain()}")
