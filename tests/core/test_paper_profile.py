@@ -23,4 +23,4 @@ def test_paper_profile_is_full_scale_on_a_gpu_with_literature_like_epoch_budgets
     assert params.train.deterministic is True and len(params.replicates) >= 5
     assert min(params.train.hparams(m)["max_epochs"] for m in ("mlp", "cnn1d", "bilstm")) >= 100
     default = load_params(repo_root / "params.yaml")
-    assert default.train.bilstm.max_epochs < params.train.bilstm.max_epochs
+    assert default.train.hparams("bilstm")["max_epochs"] < params.train.hparams("bilstm")["max_epochs"]

@@ -39,6 +39,7 @@ def test_a_lock_cut_off_inside_an_entry_is_recognised(after: str) -> None:
 def test_status_names_a_damaged_lock_and_how_to_repair_it(tmp_path: Path) -> None:
     shutil.copy(REPO_ROOT / "params.yaml", tmp_path / "params.yaml")
     shutil.copy(REPO_ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    shutil.copytree(REPO_ROOT / "methods", tmp_path / "methods")
     (tmp_path / "dvc.lock").write_text(LOCK[: len(LOCK) // 2])
     done = _seedbench("status", cwd=tmp_path)
     assert done.returncode == 2

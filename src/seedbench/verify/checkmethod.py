@@ -8,7 +8,7 @@ mini-batches (a ``fit`` method: its whole fit) twice with ``seedbench doctor
 record``, each in a fresh process with the same seed, the second with Python's
 ``random`` and NumPy's global state reseeded to another value, and compares
 the two traces op by op (``seedbench.verify.doctor_compare``). So it catches a
-method that draws from fresh entropy (``np.random.default_rng()``,
+method that draws from fresh entropy (an unseeded ``np.random.default_rng``,
 ``torch.Generator().seed()``, the clock) or from the global NumPy/``random``
 state instead of its seed, and says at which op the runs part. A draw from
 torch's global generator is seeded (it is the replicate seed's stream, as

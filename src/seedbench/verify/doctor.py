@@ -143,13 +143,10 @@ def record_trace(
     seeds = run_seeds(params.seed, replicate)
     set_global_seeds(seeds["seed"], deterministic=params.train.deterministic, warn_only=params.train.warn_only,
                      determinism=mode)
-    if perturb_global_streams:
-        import random
+    if perturb_global_streams:  # a deliberate, reproducible perturbation of the streams a method must not use
+        from seedbench.determinism.seeding import seed_python_and_numpy
 
-        import numpy as np
-
-        random.seed(seeds["seed"] ^ 0x5EED)  # noqa: S311 - a deliberate, reproducible perturbation
-        np.random.seed(seeds["seed"] ^ 0x5EED)
+        seed_python_and_numpy(seeds["seed"] ^ 0x5EED)
     data = load_windows(params, dataset, prepared)
     train_units, val_units = splits.split_units(data.train.unit, params.train.val_fraction,
                                                 generator(params.seed, STREAM_VALIDATION_SPLIT, replicate))
