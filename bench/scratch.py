@@ -1,12 +1,11 @@
 """Shared by the pipeline benchmarks: a scratch git repository holding this working tree, and subprocess helpers.
 
 Benchmarks import it as a sibling module (``python bench/<name>.py`` puts
-``bench/`` on ``sys.path``). Nothing here imports torch or seedbench.
+``bench/`` on ``sys.path``). Nothing here imports torch or seedbench (tests/dvc_repo.py imports PyYAML).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 """The checkout the benchmark was started from."""
+
+# One copy of "this work tree as a scratch repository" for tests and benchmarks: tests/dvc_repo.py (plain
+# functions over git, PyYAML and the standard library; no test framework), imported from there rather than moved,
+# so the tests keep their helpers beside them and the benchmarks measure exactly what the tests set up.
+sys.path.insert(0, str(ROOT / "tests"))
+from dvc_repo import copy_worktree, dvc_env  # noqa: E402
 
 
 def sh(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -25,12 +30,9 @@ def sh(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedP
 
 
 def bench_env() -> dict[str, str]:
-    """This environment without ``DVC_*`` variables, with the venv's bin first on PATH and a git identity."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DVC_")}
-    env.update(DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@seedbench.invalid",
-               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@seedbench.invalid")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
+    """The tests' subprocess environment (tests/dvc_repo.py ``dvc_env``): no ``DVC_*``, the venv's bin first on PATH,
+    a git identity, nothing leaves 127.0.0.1."""
+    return dvc_env()
 
 
 def snapshot(dest: Path, env: dict[str, str], *, params: Path | None = None) -> None:
@@ -38,12 +40,7 @@ def snapshot(dest: Path, env: dict[str, str], *, params: Path | None = None) -> 
 
     ``params``: a profile to commit as ``params.yaml`` (e.g. ``profiles/tiny.yaml``).
     """
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
-    for rel in filter(None, listed):
-        if (ROOT / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, dest / rel)
+    copy_worktree(dest)
     (dest / "dvc.lock").unlink(missing_ok=True)
     if params is not None:
         shutil.copy(params, dest / "params.yaml")

@@ -8,16 +8,20 @@ from pathlib import Path
 
 from seedbench.core import seeds
 from seedbench.core.edge import run_user_errors_as_messages
-from seedbench.core.files import atomic_write_text, write_json
+from seedbench.core.files import atomic_write_text, staged_outputs, write_json
 from seedbench.core.names import methods_dir_of
-from seedbench.core.params import load_params
+from seedbench.core.params import Params, load_params
 from seedbench.core.stagetiming import timed_stage
 from seedbench.reporting import plotdata, plots
 from seedbench.reporting.dvcmetrics import exp_show_metrics
 from seedbench.reporting.markdown import summary_markdown
 from seedbench.reporting.reproducibility import reproducibility_statement
 from seedbench.results.trees import collect_results, expected_runs, folder_reader
-from seedbench.stats.aggregate import aggregate
+from seedbench.stats.aggregate import Aggregate, aggregate
+
+AGGREGATE_OUTPUTS = ("metrics.json", "summary.json", "statistics.json", "claims.json", "summary.md", "seed_spread.csv",
+                     "cd_diagram.png", "seed_spread.png", "learning_curves.csv", "predictions_best.csv")
+"""What the stage writes into --out, all or nothing (dvc.yaml's outs and metric)."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,26 +43,34 @@ def main(argv: list[str] | None = None) -> None:
             datasets=datasets,
             methods=methods,
         )
-        out = Path(args.out)
-        write_json(out / "metrics.json", exp_show_metrics(agg.cells, datasets, methods, agg.rank_metric))  # DVC metric
-        write_json(out / "summary.json", agg.summary_flat())
-        write_json(out / "statistics.json", agg.detail())
-        write_json(out / "claims.json", agg.claims())
-        statement = reproducibility_statement(
-            determinism=params.train.determinism, deterministic=params.train.deterministic,
-            torch_threads=params.train.torch_threads, n_replicates=len(params.replicates),
-            seed_tolerance=params.stats.seed_stable_tolerance, device=params.train.device,
-            precision=params.train.precision,
-        )
-        atomic_write_text(out / "summary.md", summary_markdown(agg) + "\n" + statement)
-        atomic_write_text(out / "seed_spread.csv", agg.seed_spread_csv("rmse"))
-        plots.save_png(plots.cd_diagram(agg.friedman, title="RMSE mean ranks (blocks = dataset × seed)"), out / "cd_diagram.png")
-        plots.save_png(plots.seed_spread({d: agg.values_by_method(d, "rmse") for d in datasets}), out / "seed_spread.png")
-        # Sources of dvc.yaml's vega-lite plots: learning curves (DVCLive) and the best method's predictions.
-        atomic_write_text(out / "learning_curves.csv", plotdata.learning_curves_csv(args.root, expected_runs(params)))
-        best = plotdata.select_best_runs({d: agg.values_by_method(d, "rmse") for d in datasets}, agg.replicates)
-        atomic_write_text(out / "predictions_best.csv", plotdata.best_predictions_csv(args.root, best))
-        print(f"aggregate: {len(results)} runs → {out}/metrics.json, summary.json, statistics.json, claims.json, summary.md, plots", file=sys.stderr)
+        # Every report is written into `out` = a staging folder, renamed into args.out only when all were written:
+        # a failure half-way (a missing DVCLive file, a plot) leaves the previous reports untouched, none mixed in.
+        with staged_outputs(args.out, AGGREGATE_OUTPUTS) as out:
+            _write_reports(out, agg, params, args.root)
+        print(f"aggregate: {len(results)} runs → {args.out}/metrics.json, summary.json, statistics.json, claims.json, summary.md, plots", file=sys.stderr)
+
+
+def _write_reports(out: Path, agg: Aggregate, params: Params, root: str) -> None:
+    """Write every report of ``agg`` into folder ``out`` (exactly the names of :data:`AGGREGATE_OUTPUTS`)."""
+    datasets, methods = params.data.datasets, params.methods
+    write_json(out / "metrics.json", exp_show_metrics(agg.cells, datasets, methods, agg.rank_metric))  # DVC metric
+    write_json(out / "summary.json", agg.summary_flat())
+    write_json(out / "statistics.json", agg.detail())
+    write_json(out / "claims.json", agg.claims())
+    statement = reproducibility_statement(
+        determinism=params.train.determinism, deterministic=params.train.deterministic,
+        torch_threads=params.train.torch_threads, n_replicates=len(params.replicates),
+        seed_tolerance=params.stats.seed_stable_tolerance, device=params.train.device,
+        precision=params.train.precision,
+    )
+    atomic_write_text(out / "summary.md", summary_markdown(agg) + "\n" + statement)
+    atomic_write_text(out / "seed_spread.csv", agg.seed_spread_csv("rmse"))
+    plots.save_png(plots.cd_diagram(agg.friedman, title="RMSE mean ranks (blocks = dataset × seed)"), out / "cd_diagram.png")
+    plots.save_png(plots.seed_spread({d: agg.values_by_method(d, "rmse") for d in datasets}), out / "seed_spread.png")
+    # Sources of dvc.yaml's vega-lite plots: learning curves (DVCLive) and the best method's predictions.
+    atomic_write_text(out / "learning_curves.csv", plotdata.learning_curves_csv(root, expected_runs(params)))
+    best = plotdata.select_best_runs({d: agg.values_by_method(d, "rmse") for d in datasets}, agg.replicates)
+    atomic_write_text(out / "predictions_best.csv", plotdata.best_predictions_csv(root, best))
 
 
 if __name__ == "__main__":

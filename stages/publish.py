@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from seedbench.core.edge import run_user_errors_as_messages
-from seedbench.core.files import atomic_write_text, read_json
-from seedbench.core.names import methods_dir_of
+from seedbench.core.files import atomic_write_text, read_json, staged_outputs
+from seedbench.core.names import MANIFEST_FILENAME, VOLATILE_FILENAME, methods_dir_of
 from seedbench.core.params import load_params, params_as_dict
 from seedbench.core.stagetiming import timed_stage
 from seedbench.data.record import data_hashes, read_source_record
@@ -42,6 +42,9 @@ from seedbench.publishing.experiment import (
     training_seconds,
 )
 
+PUBLISH_OUTPUTS = ("croissant", "CHECKLIST.md", MANIFEST_FILENAME, VOLATILE_FILENAME)
+"""What the stage writes into --out, all or nothing."""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -51,18 +54,21 @@ def main() -> None:
     parser.add_argument("--reports", default="reports")
     parser.add_argument("--out", default="publish")
     args = parser.parse_args()
-    with timed_stage("publish"):  # the stage's own work, for $SEEDBENCH_TIMINGS
+    # Every file is written into `staging` and renamed into --out only when all were written (paths recorded in
+    # the manifest name --out): a failure half-way leaves the previous publish/ untouched.
+    with timed_stage("publish"), staged_outputs(args.out, PUBLISH_OUTPUTS) as staging:  # timed: for $SEEDBENCH_TIMINGS
         params = load_params(args.params, methods_dir_of(__file__))
         config = params_as_dict(params)
         out = Path(args.out)
         p = params.publish
-        croissant = write_croissant_files(args.raw, out / "croissant", PublishInfo(p.date_published, p.version, p.url, p.creator))
+        croissant = write_croissant_files(args.raw, out / "croissant", PublishInfo(p.date_published, p.version, p.url, p.creator),
+                                          write_to=staging / "croissant")
         seeds, hashes = experiment_seeds(params), data_hashes(args.raw)
         checklist = checklist_markdown(
             params, seeds=seeds, data_hashes=hashes, config_hash=config_hash(config),
             summary=read_json(Path(args.reports) / "summary.json"), source=str(read_source_record(args.raw).get("source")),
         )
-        atomic_write_text(out / "CHECKLIST.md", checklist)
+        atomic_write_text(staging / "CHECKLIST.md", checklist)
 
         keys = run_keys(params)
         run_manifests = read_run_manifests(Path(args.runs), keys)
@@ -75,13 +81,13 @@ def main() -> None:
             leakage=leakage_summary(run_manifests), dvc_lock=stage_lock_record(".", "publish", config), runs=runs,
             extra={"croissant": [c.as_posix() for c in croissant], "checklist": (out / "CHECKLIST.md").as_posix()},
         )
-        path = write_manifest(manifest, out)  # deterministic: a DVC out (travels with dvc exp push, checkout)
+        write_manifest(manifest, staging)  # deterministic: a DVC out (travels with dvc exp push, checkout)
         write_volatile(volatile_record(manifest, kind="experiment",
                                        wall_clock_seconds=training_seconds(Path(args.runs), keys, run_manifests),
-                                       experiment=experiment_from_environ(os.environ)), out)
+                                       experiment=experiment_from_environ(os.environ)), staging)
         stale = [r["run_id"] for r in runs if r["dvc_lock_matches_run_manifest"] is False]
         note = f"; run manifests older than dvc.lock: {', '.join(stale)}" if stale else ""
-        print(f"publish: {path}, {len(croissant)} Croissant file(s), {out / 'CHECKLIST.md'} ({len(runs)} runs{note})", file=sys.stderr)
+        print(f"publish: {out / MANIFEST_FILENAME}, {len(croissant)} Croissant file(s), {out / 'CHECKLIST.md'} ({len(runs)} runs{note})", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -10,16 +10,17 @@ import argparse  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from seedbench.core.edge import run_user_errors_as_messages  # noqa: E402
-from seedbench.core.files import atomic_write_bytes, staged_directory  # noqa: E402
+from seedbench.core.files import atomic_write_bytes, staged_outputs  # noqa: E402
 from seedbench.core.names import (  # noqa: E402
     LIVE_DIRNAME,
+    MANIFEST_FILENAME,
     MODEL_FILENAME,
     PREDICTIONS_FILENAME,
     PREPARED_DIR,
     STAGE_ENV_VAR,
+    VOLATILE_FILENAME,
     item_of_stage,
     methods_dir_of,
     run_dir,
@@ -36,6 +37,9 @@ from seedbench.provenance.runmanifest import run_manifest, volatile_record  # no
 from seedbench.provenance.volatile import experiment_from_environ, write_volatile  # noqa: E402
 from seedbench.results.predictions import Predictions, write_predictions  # noqa: E402
 from seedbench.training.live import EpochLogger  # noqa: E402
+
+TRAIN_OUTPUTS = (MODEL_FILENAME, PREDICTIONS_FILENAME, LIVE_DIRNAME, MANIFEST_FILENAME, VOLATILE_FILENAME)
+"""What one run writes into its folder, all or nothing (evaluate's results.json lies beside them)."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,7 +74,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     from seedbench.training.methods import load_method
     from seedbench.training.placement import Placement
-    with timed_stage(f"train@{args.dataset}-{args.method}-{args.replicate}"):  # the stage's own work, for $SEEDBENCH_TIMINGS
+    # Every output is written into `staging` and renamed into args.out only when all were written: a failure
+    # anywhere (training, predictions, manifest) leaves the run folder as it was.
+    with timed_stage(f"train@{args.dataset}-{args.method}-{args.replicate}"), \
+            staged_outputs(args.out, TRAIN_OUTPUTS) as staging:  # timed: the stage's own work, for $SEEDBENCH_TIMINGS
         hparams = params.train.hparams(args.method)
         method = load_method(args.method, methods_dir_of(__file__))  # methods/<method>.py, a dep of this stage in dvc.yaml
         seeds = run_seeds(params.seed, args.replicate)
@@ -84,10 +91,9 @@ def main(argv: list[str] | None = None) -> None:
         train_units, val_units = splits.split_units(data.train.unit, params.train.val_fraction, split_rng)
         leakage = splits.check_no_leakage(train_units, val_units, data.test.unit)
 
-        out = Path(args.out)
         label = f"train {args.dataset}/{args.method}/rep_{args.replicate}"
-        with staged_directory(out / LIVE_DIRNAME) as live_dir, EpochLogger(
-            live_dir, label=label, max_epochs=hparams.get("max_epochs")
+        with EpochLogger(
+            staging / LIVE_DIRNAME, label=label, max_epochs=hparams.get("max_epochs")
         ) as on_epoch:
             outcome = train_model(
                 method, select_units(data.train, train_units), select_units(data.train, val_units),
@@ -95,18 +101,18 @@ def main(argv: list[str] | None = None) -> None:
                 num_workers=params.train.num_workers, on_epoch=on_epoch, determinism=params.train.determinism,
                 placement=Placement(params.train.device, params.train.precision),
             )
-        atomic_write_bytes(out / MODEL_FILENAME, model_bytes(outcome.model))
+        atomic_write_bytes(staging / MODEL_FILENAME, model_bytes(outcome.model))
         predicted = test_predictions(outcome, data.test.X)
-        write_predictions(out / PREDICTIONS_FILENAME, Predictions(data.test.unit, data.test.y.astype("float64"), predicted))
+        write_predictions(staging / PREDICTIONS_FILENAME, Predictions(data.test.unit, data.test.y.astype("float64"), predicted))
 
         manifest = run_manifest(
             dataset=args.dataset, method=args.method, replicate=args.replicate, params=params, seeds=seeds,
             determinism=determinism, torch_threads=threads, leakage=leakage, training_summary=outcome.summary(),
             raw_dir=args.raw, prepared_dir=args.prepared,
         )
-        write_manifest(manifest, out)  # deterministic: a DVC out, restored with the results by the run-cache
+        write_manifest(manifest, staging)  # deterministic: a DVC out, restored with the results by the run-cache
         write_volatile(volatile_record(manifest, kind="run", wall_clock_seconds=time.perf_counter() - started,
-                                       experiment=experiment_from_environ(os.environ)), out)
+                                       experiment=experiment_from_environ(os.environ)), staging)
         status = "DIVERGED (predictions are NaN)" if outcome.diverged else f"best epoch {outcome.best_epoch}"
         print(f"{label}: {status}, {time.perf_counter() - started:.1f} s", file=sys.stderr)
 

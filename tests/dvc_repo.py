@@ -60,9 +60,10 @@ def dvc_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run(args: Sequence[str], cwd: Path, check: bool = True, timeout: float = 300,
+def run(args: Sequence[str], cwd: Path, check: bool = True, timeout: float = 600,
         env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a command in ``cwd``; with ``check``, fail the test with its output on a non-zero exit."""
+    """Run a command in ``cwd`` with :func:`dvc_env` (``env``: variables on top, e.g. a whole ``dvc_env(...)``);
+    with ``check``, fail the test with its output on a non-zero exit."""
     result = subprocess.run(list(args), cwd=cwd, env=dvc_env(env), capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -70,7 +71,10 @@ def run(args: Sequence[str], cwd: Path, check: bool = True, timeout: float = 300
 
 
 def copy_worktree(dest: Path) -> None:
-    """Copy what git would give a fresh clone (tracked + untracked-not-ignored files) of this repository."""
+    """Copy what git would give a fresh clone (tracked + untracked-not-ignored files) of this repository.
+
+    The one copy of the work tree: ``make_repo`` here, ``tiny_clone`` (tests/pipeline_helpers.py) and the
+    benchmarks' ``snapshot`` (bench/scratch.py) all use it."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=REPO_ROOT, capture_output=True, text=True, check=True,

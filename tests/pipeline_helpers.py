@@ -9,12 +9,15 @@ uncommitted), so `publish/manifest.json` records that commit as a clean tree.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from dvc_repo import (  # one copy of the work tree, one environment, one runner
+    copy_worktree,
+    dvc_env,
+    run,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,46 +34,14 @@ SECRET_VALUES: tuple[str, ...] = (
 """What to search for (the password alone, not only the whole URL)."""
 
 
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without DVC_*/PYTHONHASHSEED, the venv's bin/ first on PATH, git identity set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "PYTHONHASHSEED"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(
-        DVC_NO_ANALYTICS="1",
-        GIT_AUTHOR_NAME="seedbench test",
-        GIT_AUTHOR_EMAIL="test@seedbench.invalid",
-        GIT_COMMITTER_NAME="seedbench test",
-        GIT_COMMITTER_EMAIL="test@seedbench.invalid",
-    )
-    env.update(extra or {})
-    return env
-
-
-def run(args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None,
-        timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    """Run a command in ``cwd`` with :func:`clean_env`; raise with its output when ``check`` and it fails."""
-    result = subprocess.run(args, cwd=cwd, env=env or clean_env(), capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def copy_repo(dest: Path) -> None:
-    """Copy what git would give a fresh clone (tracked + untracked-not-ignored files)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")
-    for rel in filter(None, listed):
-        src = REPO_ROOT / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
+clean_env = dvc_env
+"""The environment of every subprocess here: :func:`dvc_repo.dvc_env` (venv first, git identity, loopback only, no AWS
+profile of the machine); ``clean_env(SECRETS)`` plants the secrets on top."""
 
 
 def tiny_clone(dest: Path) -> Path:
     """A git repository at ``dest``: this checkout's files, params = profiles/tiny.yaml, no dvc.lock, one commit."""
-    copy_repo(dest)
+    copy_worktree(dest)
     shutil.copy(dest / "profiles" / "tiny.yaml", dest / "params.yaml")
     (dest / "dvc.lock").unlink(missing_ok=True)
     run(["git", "init", "-q", "-b", "main"], dest)

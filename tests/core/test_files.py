@@ -14,6 +14,7 @@ from seedbench.core.files import (
     npz_bytes,
     read_npz,
     staged_directory,
+    staged_outputs,
     write_json,
     write_npz,
 )
@@ -65,3 +66,33 @@ def test_staged_directory_replaces_only_on_success(tmp_path: Path) -> None:
         (staging / "new.txt").write_text("complete")
     assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_staged_outputs_replace_every_named_output_together_or_none(tmp_path: Path) -> None:
+    run = tmp_path / "rep_0"
+    (run / "live").mkdir(parents=True)
+    (run / "live" / "old.tsv").write_text("old")
+    (run / "model.pt").write_text("old model")
+    (run / "results.json").write_text("another stage's")
+    before = _tree(run)
+    with pytest.raises(RuntimeError):  # fails after the first output was written
+        with staged_outputs(run, ["model.pt", "live"]) as staging:
+            (staging / "model.pt").write_text("new model")
+            raise RuntimeError("predictions failed")
+    assert _tree(run) == before
+    with pytest.raises(FileNotFoundError, match="live"):  # an output never written: nothing replaced either
+        with staged_outputs(run, ["model.pt", "live"]) as staging:
+            (staging / "model.pt").write_text("new model")
+    assert _tree(run) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep_0"]  # no staging folder left
+
+    with staged_outputs(run, ["model.pt", "live"]) as staging:
+        (staging / "live").mkdir()
+        (staging / "live" / "new.tsv").write_text("new")
+        (staging / "model.pt").write_text("new model")
+    assert _tree(run) == {"live/new.tsv": "new", "model.pt": "new model", "results.json": "another stage's"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep_0"] and oct((run / "live").stat().st_mode)[-3:] == "755"

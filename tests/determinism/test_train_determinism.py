@@ -57,6 +57,8 @@ DRIVER = textwrap.dedent(
     """
 )
 
+pytestmark = pytest.mark.e2e  # training processes (stage command lines, DataLoader workers)
+
 
 def _windows(n_units: int, stream: str, *, last_only: bool = False) -> WindowedSplit:
     rng = generator(7, "train-determinism", stream)

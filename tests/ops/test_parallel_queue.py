@@ -19,8 +19,6 @@ from seedbench.core.errors import ParamsError
 from seedbench.ops.parallel import check_thread_budget, deal, make_plan, sort_lockfile
 from seedbench.reporting.dvcmetrics import metric_key, parse_metric_value
 
-pytestmark = pytest.mark.e2e
-
 # -- planning (no DVC) ------------------------------------------------------------------------------
 
 DEPS = {
@@ -77,6 +75,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_repo(tmp_path_factory.mktemp("parallel") / "repo", micro_params(replicates=(0, 1), torch_threads=1))
 
 
+@pytest.mark.e2e
 def test_seedbench_repro_runs_the_matrix_two_at_a_time_and_records_threads(repo: Path) -> None:
     result = run(["seedbench", "repro", "-j", "2"], repo)
     assert "2 runs to reproduce, 0 up to date; 2 batches, 2 at a time" in result.stdout
@@ -89,6 +88,7 @@ def test_seedbench_repro_runs_the_matrix_two_at_a_time_and_records_threads(repo:
     assert stages.index("train@FD001-linear-1") < stages.index("evaluate@FD001-linear-0") < stages.index("aggregate")
 
 
+@pytest.mark.e2e
 def test_queued_seed_sets_run_two_at_a_time_with_one_thread_each(repo: Path) -> None:
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-q", "--allow-empty", "-m", "baseline"], repo)

@@ -125,6 +125,7 @@ def test_local_remote_inside_the_repository_is_refused(tmp_path: Path) -> None:
 
 # -- the real thing: make setup's remote step, push, a fresh clone, pull --------------------------------
 
+@pytest.mark.e2e  # make, dvc repro and a clone
 def test_fresh_clone_pushes_to_and_pulls_from_the_default_local_remote(tmp_path: Path) -> None:
     store = tmp_path / "seedbench-remote"
     first = make_repo(tmp_path / "first", micro_params())
@@ -144,6 +145,7 @@ def test_fresh_clone_pushes_to_and_pulls_from_the_default_local_remote(tmp_path:
     assert tree_hashes(second, "data") == tree_hashes(first, "data") != {}
 
 
+@pytest.mark.e2e  # make, dvc repro and a clone
 def test_pull_from_an_empty_remote_names_the_missing_outputs(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", micro_params())
     make("remote", repo, tmp_path / "empty-remote")

@@ -26,7 +26,7 @@ from dvc_repo import (
 )
 from s3_server import SeaweedS3, corrupt_dvc_objects
 
-pytestmark = pytest.mark.s3
+pytestmark = [pytest.mark.s3, pytest.mark.e2e]  # a real S3 server
 
 PREFIX = "cache"
 BLOBS = 240

@@ -113,3 +113,23 @@ def test_stale_result_of_another_experiment_seed_is_refused(repo_root, workspace
     stage = _load_stage(repo_root)
     assert run_user_errors_as_messages(lambda: stage.main(_argv(workspace)), prog="aggregate") == 2
     assert "stale result of experiment seed 33" in capsys.readouterr().err
+
+
+def test_failure_after_the_first_report_leaves_the_previous_reports_exactly(repo_root, workspace, capsys):
+    """All reports or none: the learning curves are read after metrics.json … seed_spread.png were written."""
+    stage = _load_stage(repo_root)
+    stage.main(_argv(workspace))
+    (workspace["out"] / "notes.txt").write_text("not the stage's: left alone\n")
+    before = {p.name: p.read_bytes() for p in workspace["out"].iterdir()}
+    _write_run(workspace["runs"], "FD001", "linear", 0, 11, 3.0)  # new results: every report would change
+    missing = workspace["runs"] / "FD002" / "mlp" / "rep_1" / "dvclive" / "plots" / "metrics" / "val_loss.tsv"
+    missing.unlink()
+    status = run_user_errors_as_messages(lambda: stage.main(_argv(workspace)), prog="aggregate")
+    assert status == 2 and "runs/FD002/mlp/rep_1/dvclive/plots/metrics/val_loss.tsv" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in workspace["out"].iterdir()} == before
+    assert sorted(p.name for p in workspace["tmp"].iterdir()) == ["params.yaml", "reports", "runs"]  # no staging left
+    missing.write_text("step\tval_loss\n1\t400.5\n2\t301.0\n")
+    stage.main(_argv(workspace))  # and once it can succeed, every report is replaced together
+    after = {p.name: p.read_bytes() for p in workspace["out"].iterdir()}
+    assert sorted(after) == sorted(before) and all(after[n] != before[n] for n in ("summary.json", "metrics.json"))
+    assert after["notes.txt"] == before["notes.txt"]

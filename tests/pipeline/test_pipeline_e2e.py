@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from pipeline_helpers import run, tiny_clone
 
 from seedbench.core.hashing import file_sha256
 from seedbench.core.params import load_params
 from seedbench.core.seeds import replicate_seed
+from seedbench.data.preparation import load_prepared
 from seedbench.publishing.experiment import run_keys
 from seedbench.reporting.dvcmetrics import metric_key, parse_metric_value
 
@@ -26,6 +30,31 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     repo = tiny_clone(tmp_path_factory.mktemp("clone"))
     first = run(["dvc", "repro"], repo)
     return {"repo": repo, "first": first, "params": load_params(repo / "params.yaml")}
+
+
+def _commit(repo: Path, message: str) -> None:
+    """Commit the workspace (dvc.lock and the git-tracked reports) so that HEAD names these results."""
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "--allow-empty", "-m", message], repo)
+
+
+@pytest.fixture()
+def restored(pipeline: dict[str, Any]) -> Iterator[Path]:
+    """The clone for a test that runs experiments: committed first, put back afterwards (params, lock, outputs).
+
+    So every test here can run in any order (`-p randomly`, `--reverse`): each sees the first run's results.
+    """
+    repo = pipeline["repo"]
+    _commit(repo, "baseline")
+    yield repo
+    run(["git", "checkout", "-q", "--", "."], repo)
+    run(["dvc", "checkout", "--force"], repo)
+
+
+def _mean_rul_rmse(prepared: Path) -> float:
+    """RMSE (cycles) over test units of a useless model: predicting every unit the mean RUL of the training windows."""
+    data = load_prepared(prepared)
+    return float(np.sqrt(np.mean((data.test.y.astype(np.float64) - np.mean(data.train.y, dtype=np.float64)) ** 2)))
 
 
 def test_fetch_records_sha256_of_every_raw_file(pipeline: dict[str, Any]) -> None:
@@ -41,6 +70,7 @@ def test_fetch_records_sha256_of_every_raw_file(pipeline: dict[str, Any]) -> Non
 
 def test_every_run_has_results_with_seeds_and_sane_metrics(pipeline: dict[str, Any]) -> None:
     repo, params = pipeline["repo"], pipeline["params"]
+    rmses: dict[tuple[str, str], list[float]] = {}
     for dataset, method, rep in run_keys(params):
         run_dir = repo / "runs" / dataset / method / f"rep_{rep}"
         for name in ("model.pt", "predictions.csv", "results.json", "manifest.json"):
@@ -50,7 +80,15 @@ def test_every_run_has_results_with_seeds_and_sane_metrics(pipeline: dict[str, A
         assert results["experiment_seed"] == params.seed
         assert results["seed"] == replicate_seed(params.seed, rep)
         rmse = results["metrics"]["rmse"]
-        assert math.isfinite(rmse) and 1.0 < rmse < 125.0, (run_dir, rmse)
+        assert math.isfinite(rmse) and results["metrics"]["mae"] <= rmse
+        rmses.setdefault((dataset, method), []).append(rmse)
+    for (dataset, method), values in rmses.items():
+        # Each method, over its seeds, beats a useless model (every unit predicted the training windows' mean RUL).
+        # Tiny profile, portable mode (the same bits on any AVX2 machine): baseline FD001 33.4 / FD002 35.5 cycles;
+        # method means FD001 linear 29.0, mlp 26.5, FD002 linear 18.9, mlp 20.3. One run alone need not beat it:
+        # FD001 has 8 test units, and linear rep 1 scores 34.0.
+        useless = _mean_rul_rmse(repo / "data/prepared" / dataset)
+        assert float(np.mean(values)) < useless, (dataset, method, values, useless)
         assert results["metrics"]["mae"] <= rmse
 
 
@@ -82,8 +120,7 @@ def test_second_repro_reruns_nothing(pipeline: dict[str, Any]) -> None:
 
 def test_forced_rerun_reproduces_the_lockfile_bit_for_bit(pipeline: dict[str, Any]) -> None:
     repo = pipeline["repo"]
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-q", "-m", "results"], repo)
+    _commit(repo, "results")
     run(["dvc", "repro", "--force"], repo)
     diff = run(["git", "diff", "--exit-code", "--", "dvc.lock", "reports/summary.json"], repo, check=False)
     assert diff.returncode == 0, diff.stdout
@@ -91,6 +128,7 @@ def test_forced_rerun_reproduces_the_lockfile_bit_for_bit(pipeline: dict[str, An
 
 def test_compare_reads_a_revision_through_dvc_and_finds_it_bit_identical(pipeline: dict[str, Any]) -> None:
     repo = pipeline["repo"]
+    _commit(repo, "results")  # HEAD holds these results (whichever test ran before)
     result = run(["seedbench", "compare", "HEAD", ".", "--level", "bit"], repo, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "bit-exact: PASS" in result.stdout
@@ -113,10 +151,8 @@ def test_verify_data_detects_a_tampered_raw_file(pipeline: dict[str, Any]) -> No
     assert "rerun nothing" in status.stdout
 
 
-def test_exp_run_with_new_seed_shows_side_by_side(pipeline: dict[str, Any]) -> None:
-    repo, params = pipeline["repo"], pipeline["params"]
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-q", "--allow-empty", "-m", "baseline"], repo)
+def test_exp_run_with_new_seed_shows_side_by_side(pipeline: dict[str, Any], restored: Path) -> None:
+    repo, params = restored, pipeline["params"]
     run(["dvc", "exp", "run", "-n", "seed33", "-S", "seed=33"], repo)
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
     rows = _exp_rows(shown)
@@ -133,13 +169,17 @@ def test_exp_run_with_new_seed_shows_side_by_side(pipeline: dict[str, Any]) -> N
     seed_level = run(["seedbench", "compare", "main", "seed33", "--level", "seed"], repo, check=False)
     assert seed_level.returncode == 1 and "replicate seeds differ" in seed_level.stdout
     distribution = run(["seedbench", "compare", "main", "seed33", "--level", "distribution"], repo, check=False)
-    assert distribution.returncode in (0, 1) and "distribution-stable: " in distribution.stdout
+    # Same code and data, a fresh seed set: no difference exists, so PASS is the right verdict; and portable mode
+    # makes every result the same bits on any AVX2 machine, so the p-values are fixed (smallest Holm p 0.30:
+    # FD001/mlp, Welch p 0.037 before Holm over 8 tests). Dropping Holm's correction would FAIL it.
+    assert distribution.returncode == 0, distribution.stdout
+    assert "distribution-stable: PASS (4 of 4 cells pass; Holm over 8 tests" in distribution.stdout
     unknown = run(["seedbench", "compare", "main", "no-such-exp", "--level", "bit"], repo, check=False)
     assert unknown.returncode == 2 and "no-such-exp" in unknown.stderr and len(unknown.stderr.splitlines()) == 1
 
 
-def test_single_seed_experiment_runs(pipeline: dict[str, Any]) -> None:
-    repo = pipeline["repo"]
+def test_single_seed_experiment_runs(restored: Path) -> None:
+    repo = restored
     run(["dvc", "exp", "run", "-n", "one-seed", "-S", "replicates=[0]"], repo)
     summary = json.loads((repo / "reports/summary.json").read_text())
     n_keys = [k for k in summary if k.endswith(".rmse.n")]

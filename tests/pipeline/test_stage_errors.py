@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from seedbench.data.cmapss import write_subset
@@ -94,3 +95,39 @@ def test_unknown_dataset_in_params_fails_fetch_before_writing(tmp_path: Path) ->
     result = _stage("fetch", "--out", "data/raw", cwd=tmp_path)
     assert result.returncode == 2 and "data.datasets" in result.stderr and "FD007" in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def _train(ws: Path) -> subprocess.CompletedProcess[str]:
+    """The train stage as dvc.yaml starts it (through the determinism launcher), for FD001 × linear × rep 0."""
+    env = {k: v for k, v in os.environ.items() if k != "SEEDBENCH_DEBUG"}
+    launch = [sys.executable, "-m", "seedbench.determinism.launch", "--params", "params.yaml", "--"]
+    train = [sys.executable, str(REPO_ROOT / "stages" / "train.py"), "--params", "params.yaml",
+             "--dataset", "FD001", "--method", "linear", "--replicate", "0"]
+    return subprocess.run([*launch, *train], cwd=ws, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.e2e
+def test_train_failing_after_the_model_is_built_leaves_the_run_folder_as_it_was(tmp_path: Path) -> None:
+    """All outputs or none: the run manifest (which reads SOURCE.json) comes after model.pt and predictions.csv."""
+    ws = _workspace(tmp_path)
+    assert _prepare(ws).returncode == 0
+    assert _train(ws).returncode == 0
+    run = ws / "runs/FD001/linear/rep_0"
+    (run / "results.json").write_text("{}\n")  # evaluate's output in the same folder: never touched by train
+    before = _snapshot(run)
+    assert {"model.pt", "predictions.csv", "manifest.json", "volatile.json", "dvclive/metrics.json"} <= set(before)
+
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    params["train"]["linear"]["alpha"] *= 10  # a new model.pt and predictions.csv, if they were written
+    (ws / "params.yaml").write_text(yaml.safe_dump(params))
+    (ws / "data/raw/SOURCE.json").write_text("{}\n")  # a record without "files": the manifest step fails
+    result = _train(ws)
+    assert result.returncode != 0 and "KeyError: 'files'" in result.stderr
+    assert _snapshot(run) == before
+    assert sorted(p.name for p in run.parent.iterdir()) == ["rep_0"]  # no staging folder left
+
+    (ws / "data/raw/SOURCE.json").unlink()  # the positive control: with the record gone it succeeds, all new
+    assert _train(ws).returncode == 0
+    after = _snapshot(run)
+    assert after["model.pt"] != before["model.pt"] and after["predictions.csv"] != before["predictions.csv"]
+    assert after["results.json"] == before["results.json"]

@@ -196,10 +196,13 @@ def test_checklist_is_published_with_runs_and_variation_from_the_aggregate(tiny_
 @pytest.mark.e2e
 def test_planted_secrets_appear_in_no_file_the_pipeline_writes(tiny_pipeline: dict[str, Any]) -> None:
     repo = tiny_pipeline["repo"]
-    files = files_written_by_pipeline(repo)
-    assert len(files) > 30 and (repo / "publish/manifest.json") in files
+    files = [*files_written_by_pipeline(repo), repo / "dvc.lock"]  # dvc.lock: what DVC records, committed to git
+    assert len(files) > 30 and (repo / "publish/manifest.json") in files and (repo / "publish/volatile.json") in files
     leaks = [(p.relative_to(repo).as_posix(), s) for p in files for s in SECRET_VALUES if s.encode() in p.read_bytes()]
     assert not leaks, leaks
+    output = tiny_pipeline["repro"].stdout + tiny_pipeline["repro"].stderr  # what `dvc repro` printed (CI logs)
+    assert "Running stage 'publish'" in output and "train " in output  # DVC's lines and the stages' own
+    assert [s for s in SECRET_VALUES if s in output] == []
     # the secrets were really there: in the environment, the git remote and the DVC remote
     assert all(s in (tiny_pipeline["env"].get("HF_TOKEN", "") + tiny_pipeline["env"].get("AWS_SECRET_ACCESS_KEY", "")
                      + tiny_pipeline["env"].get("SEEDBENCH_TEST_REMOTE_URL", "")) for s in SECRET_VALUES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from seedbench.reporting import plots
 from seedbench.stats.ranking import friedman_nemenyi
@@ -39,6 +40,7 @@ def test_seed_spread_handles_nan_runs_and_one_seed(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["seed_spread.png"]  # no temp file left behind
 
 
+@pytest.mark.e2e  # six fresh interpreters importing matplotlib
 def test_cd_diagram_bytes_do_not_depend_on_the_string_hash_seed():
     """scikit-posthocs walks each crossbar in set order (PYTHONHASHSEED); the PNG must not follow it."""
     import hashlib

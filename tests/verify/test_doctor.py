@@ -95,6 +95,7 @@ def test_run_dependent_noise_in_a_convolution_is_named_in_that_layer(tiny: Any) 
     assert "aten::add in net.convs.1" in describe_divergence(first)
 
 
+@pytest.mark.e2e  # two fresh training processes (native and portable, through the launcher)
 def test_vary_determinism_names_the_first_op_that_differs(repo_root: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "seedbench.cli", "doctor", "vary", "--params", "profiles/tiny.yaml",
                            "--dataset", "FD001", "--method", "mlp", "--steps", "1", "--determinism", "native,portable"],
@@ -132,6 +133,7 @@ NO_PIPELINE_LIBRARIES = textwrap.dedent(
 )
 
 
+@pytest.mark.e2e  # a fresh process recording a training step
 def test_doctor_runs_without_dvc_dvclive_or_the_hub_client(repo_root: Path, tmp_path: Path, tiny: Any) -> None:
     save_prepared(load_windows(tiny, "FD001", None), tmp_path / "prepared")  # carried along: no simulator (scipy) there
     proc = subprocess.run([sys.executable, "-c", NO_PIPELINE_LIBRARIES, ",".join(BLOCKED), str(tmp_path)],

@@ -18,6 +18,7 @@ import pytest
 from pipeline_helpers import run
 
 from seedbench.core.errors import ReplayError
+from seedbench.provenance.manifest import config_hash
 from seedbench.verify.replay import (
     check_code,
     check_manifest_replayable,
@@ -44,7 +45,8 @@ def experiment(**changes: Any) -> dict[str, Any]:
     run_manifest = {"run_id": "FD001-mlp-0", "kind": "run", "code_versions": dict(VERSIONS),
                     "determinism": dict(RECORD), "gpu_info": None}
     m = {"kind": "experiment", "code_hashes": {"stages/train.py": "1" * 32, "src/seedbench/x.py": "2" * 32},
-         "code_versions": dict(VERSIONS), "runs": [{"manifest": run_manifest}]}
+         "code_versions": dict(VERSIONS), "runs": [{"manifest": run_manifest}],
+         "config": {"seed": 42, "stats": {"confidence": 0.95}}, "config_hash": config_hash({"seed": 42, "stats": {"confidence": 0.95}})}
     m.update(changes)
     return m
 
@@ -59,6 +61,14 @@ def test_run_manifests_and_manifests_without_code_are_refused() -> None:
         check_manifest_replayable(experiment(code_hashes={}))
     with pytest.raises(ReplayError, match="a run manifest"):
         check_manifest_replayable(experiment(kind="run"))
+
+
+def test_a_manifest_whose_params_do_not_hash_to_its_config_hash_is_refused() -> None:
+    """Replay writes the manifest's ``config`` into its checkout: an edited config must not be replayed as published."""
+    with pytest.raises(ReplayError, match="does not hash to its config_hash"):
+        check_manifest_replayable(experiment(config={"seed": 33, "stats": {"confidence": 0.95}}))
+    with pytest.raises(ReplayError, match="does not hash to its config_hash"):
+        check_manifest_replayable(experiment(config_hash="sha256:" + "0" * 64))
 
 
 def test_code_no_commit_holds_is_a_dirty_manifest_naming_the_files() -> None:
@@ -126,6 +136,19 @@ def test_replay_refuses_a_manifest_whose_code_no_commit_holds(tiny_pipeline: dic
     assert "dirty manifest" in result.stderr and "src/seedbench/training/models.py (changed)" in result.stderr
     assert "re-running" not in result.stderr
     assert run(["git", "worktree", "list"], repo).stdout.count("\n") == 1, "the scratch worktree is removed"
+
+
+@pytest.mark.e2e
+def test_replay_refuses_a_published_manifest_whose_params_were_edited(tiny_pipeline: dict[str, Any], tmp_path: Path) -> None:
+    repo = tiny_pipeline["repo"]
+
+    def tamper(m: dict[str, Any]) -> None:
+        m["config"]["seed"] += 1  # the results stay the published ones; config_hash still names the real params
+
+    result = _replay(repo, _altered_manifest(repo, tmp_path, tamper))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "does not hash to its config_hash" in result.stderr and "re-running" not in result.stderr
+    assert run(["git", "worktree", "list"], repo).stdout.count("\n") == 1, "no scratch worktree left"
 
 
 @pytest.mark.e2e

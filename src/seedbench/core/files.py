@@ -23,7 +23,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,6 +159,21 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         return {name: archive[name] for name in archive.files}
 
 
+def _swap_into_place(staged: Path, final: Path) -> None:
+    """Rename ``staged`` (a file or folder on ``final``'s filesystem) to ``final``, replacing what was there.
+
+    A folder cannot be renamed over a non-empty folder, so the old one is first
+    renamed to ``.<name>.previous`` (swept by the next write if a crash interrupts).
+    """
+    backup = final.with_name(f".{final.name}.previous")
+    if backup.exists():
+        shutil.rmtree(backup)
+    if final.is_dir() and not final.is_symlink():
+        os.replace(final, backup)
+    os.replace(staged, final)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
 @contextmanager
 def staged_directory(final_dir: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield an empty temporary folder that replaces ``final_dir`` only if the block succeeds.
@@ -178,10 +193,36 @@ def staged_directory(final_dir: str | os.PathLike[str]) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     staging.chmod(0o755)  # mkdtemp creates 0700
-    backup = final.with_name(f".{final.name}.previous")
-    if backup.exists():
-        shutil.rmtree(backup)
-    if final.exists():
-        os.replace(final, backup)
-    os.replace(staging, final)
-    shutil.rmtree(backup, ignore_errors=True)
+    _swap_into_place(staging, final)
+
+
+@contextmanager
+def staged_outputs(final_dir: str | os.PathLike[str], names: Sequence[str]) -> Iterator[Path]:
+    """Yield an empty staging folder; on success move each of ``names`` from it into ``final_dir``, else none.
+
+    For a stage whose outputs share a folder with files it does not own (a run
+    folder also holds evaluate's ``results.json``): write every output under its
+    final name into the staging folder; only when the block succeeds and every
+    name was written is each renamed into place (files and folders, replacing
+    the previous ones). On an exception nothing in ``final_dir`` changes. The
+    staging folder is a hidden sibling of ``final_dir`` (``.<dir>.<random>.staging``),
+    swept by the next run after a ``kill -9``.
+
+    Raises ``FileNotFoundError`` (nothing moved) when a name was not written.
+    """
+    final = Path(final_dir)
+    final.mkdir(parents=True, exist_ok=True)
+    for target in (final, *(final / name for name in names)):
+        sweep_stale_siblings(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".staging", dir=final.parent))
+    try:
+        yield staging
+        missing = [name for name in names if not (staging / name).exists()]
+        if missing:
+            raise FileNotFoundError(f"{final}: outputs not written: {', '.join(missing)} (nothing was replaced)")
+        for name in names:
+            if (staging / name).is_dir():
+                (staging / name).chmod(0o755)  # mkdtemp creates 0700
+            _swap_into_place(staging / name, final / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

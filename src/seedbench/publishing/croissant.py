@@ -355,21 +355,25 @@ def croissant_documents(raw_dir: str | Path, json_dir: str | Path, info: Publish
     return docs
 
 
-def write_croissant_files(raw_dir: str | Path, out_dir: str | Path, info: PublishInfo) -> list[Path]:
+def write_croissant_files(raw_dir: str | Path, out_dir: str | Path, info: PublishInfo,
+                          write_to: str | Path | None = None) -> list[Path]:
     """Write ``out_dir/<dataset>.json`` for every dataset (atomic writes); returns the paths.
 
     Files in ``out_dir`` that are not written now (a dataset no longer in the
     data) are removed, so the folder holds exactly the current descriptions.
+    ``write_to``: write into this (staging) folder instead, with the documents
+    still describing ``out_dir`` (their relative ``contentUrl``s) and the
+    returned paths naming ``out_dir``.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    target = out if write_to is None else Path(write_to)
+    target.mkdir(parents=True, exist_ok=True)
     docs = croissant_documents(raw_dir, out, info)
     written = []
     for dataset, doc in docs.items():
-        path = out / f"{dataset}.json"
-        atomic_write_text(path, dumps_croissant(doc))
-        written.append(path)
-    for stale in out.glob("*.json"):
+        atomic_write_text(target / f"{dataset}.json", dumps_croissant(doc))
+        written.append(target / f"{dataset}.json")
+    for stale in target.glob("*.json"):
         if stale not in written:
             stale.unlink()
-    return written
+    return [out / path.name for path in written]

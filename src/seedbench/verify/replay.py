@@ -95,12 +95,17 @@ class ReplayReport:
 
 
 def check_manifest_replayable(manifest: Mapping[str, Any], where: str = "manifest") -> None:
-    """Refuse a manifest that cannot be replayed: a run manifest, or one that records no code."""
+    """Refuse a manifest that cannot be replayed: a run manifest, one that records no code, or whose params
+    (``config``) do not hash to its ``config_hash``."""
     if manifest.get("kind") != "experiment":
         raise ReplayError(f"{where}: a run manifest; replay takes the experiment manifest (publish/manifest.json)")
     if not manifest.get("code_hashes"):
         raise ReplayError(f"{where}: records no code (code_hashes is empty: the pipeline ran outside a checkout "
                           "with dvc.yaml); cannot replay")
+    recorded = manifest.get("config_hash")
+    if config_hash(manifest.get("config")) != recorded:  # replay writes `config` into its checkout: it must be the one hashed
+        raise ReplayError(f"{where}: its config does not hash to its config_hash ({str(recorded)[:19]}…): the manifest "
+                          "was edited after publish; cannot replay")
 
 
 def check_code(manifest: Mapping[str, Any], checkout_hashes: Mapping[str, str], commit: str, where: str = "manifest",
