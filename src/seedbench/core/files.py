@@ -204,22 +204,26 @@ def staged_outputs(final_dir: str | os.PathLike[str], names: Sequence[str]) -> I
     folder also holds evaluate's ``results.json``): write every output under its
     final name into the staging folder; only when the block succeeds and every
     name was written is each renamed into place (files and folders, replacing
-    the previous ones). On an exception nothing in ``final_dir`` changes. The
+    the previous ones). On an exception nothing in ``final_dir`` changes (a
+``final_dir`` that did not exist is not created). The
     staging folder is a hidden sibling of ``final_dir`` (``.<dir>.<random>.staging``),
     swept by the next run after a ``kill -9``.
 
     Raises ``FileNotFoundError`` (nothing moved) when a name was not written.
     """
     final = Path(final_dir)
-    final.mkdir(parents=True, exist_ok=True)
-    for target in (final, *(final / name for name in names)):
-        sweep_stale_siblings(target)
+    final.parent.mkdir(parents=True, exist_ok=True)  # final itself only once there is something to put in it
+    sweep_stale_siblings(final)
+    if final.is_dir():
+        for name in names:
+            sweep_stale_siblings(final / name)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".staging", dir=final.parent))
     try:
         yield staging
         missing = [name for name in names if not (staging / name).exists()]
         if missing:
             raise FileNotFoundError(f"{final}: outputs not written: {', '.join(missing)} (nothing was replaced)")
+        final.mkdir(exist_ok=True)
         for name in names:
             if (staging / name).is_dir():
                 (staging / name).chmod(0o755)  # mkdtemp creates 0700
