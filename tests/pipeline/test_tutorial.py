@@ -63,11 +63,13 @@ def _seed33(result: subprocess.CompletedProcess[str], repo: Path) -> None:
 
 def _shown(result: subprocess.CompletedProcess[str], repo: Path) -> None:
     assert "seed33" in result.stdout and "seed" in result.stdout
+    assert "±" in result.stdout, "each cell as RMSE mean±SEM (reports/metrics.json)"
 
 
 def _compared(result: subprocess.CompletedProcess[str], repo: Path) -> None:
-    # the distribution level's calibration is another issue's (15): accept its verdict, require one
-    assert re.search(r"^distribution-stable: (PASS|FAIL) \(", result.stdout, re.M), result.stdout
+    # Portable mode makes the tiny profile's results the same bits on any x86-64 machine, so this verdict is fixed:
+    # seed sets 42 and 33 are draws from one distribution and the calibrated test passes them (smallest Holm p 0.30).
+    assert result.returncode == 0 and re.search(r"^distribution-stable: PASS \(", result.stdout, re.M), result.stdout
 
 
 def _single_seed(result: subprocess.CompletedProcess[str], repo: Path) -> None:
@@ -93,14 +95,13 @@ OUTCOMES: dict[str, Check] = {
     "dvc repro": _nothing_reruns,
     "seedbench status": _status,
     "dvc exp run -n seed33 -S seed=33": _seed33,
-    "dvc exp show --only-changed": _shown,
+    "dvc exp show --only-changed --drop Created": _shown,
     "seedbench compare main seed33 --level distribution": _compared,
     "dvc exp run -S 'replicates=[0]'": _single_seed,
     "dvc plots show": _plots,
     "dvc push": _pushed,
     "seedbench replay seed33": _replayed,
 }
-EXIT_1_IS_A_VERDICT = {"seedbench compare main seed33 --level distribution"}
 
 
 def test_the_test_knows_every_tutorial_command_in_order() -> None:
@@ -125,6 +126,5 @@ def test_the_readme_tutorial_runs_top_to_bottom(clone: Path) -> None:
     for command in tutorial_commands((REPO_ROOT / "README.md").read_text()):
         result = subprocess.run(["bash", "-c", f"set -e; {command}"], cwd=clone, env=env, capture_output=True,
                                 text=True, timeout=1200)
-        allowed = (0, 1) if command in EXIT_1_IS_A_VERDICT else (0,)
-        assert result.returncode in allowed, f"{command}: exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        assert result.returncode == 0, f"{command}: exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         OUTCOMES[command](result, clone)
