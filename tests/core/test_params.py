@@ -11,11 +11,8 @@ import yaml
 
 from seedbench.core.errors import ParamsError
 from seedbench.core.names import BUILTIN_METHODS
-from seedbench.core.params import (
-    load_params,
-    params_from_dict,
-    reference_markdown,
-)
+from seedbench.core.params import load_params, params_from_dict
+from seedbench.core.params_reference import reference_markdown
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

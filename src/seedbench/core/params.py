@@ -7,18 +7,13 @@ turns the YAML file into a :class:`Params` object or raises
 and what is allowed. Unknown keys, missing keys and wrong types are all
 errors: a typo must never silently fall back to a default. The params
 reference in the README is generated from this schema
-(:func:`reference_markdown`).
-
-Why one module of ~470 lines: DESIGN.md's rule "params.yaml is validated once,
-one schema, one module". The schema is a flat list of dataclasses whose field
-docs *are* the README's params reference; splitting it by section would give
-every section's reader two places to look and the generator several.
+(:mod:`seedbench.core.params_reference`); the value checks live in
+:mod:`seedbench.core.params_checks`, so this module is the schema and its validation.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,12 +22,10 @@ from typing import Any
 
 import yaml
 
-from seedbench.core.errors import MethodError, ParamsError
+from seedbench.core.errors import ParamsError
 from seedbench.core.methodspec import (
-    Check,
     MethodSpec,
     available_methods,
-    dropout,
     fraction_open,
     method_name_problem,
     method_path,
@@ -48,11 +41,26 @@ from seedbench.core.names import (
     METHODS_DIR,
     PORTABLE_MAX_BATCH_SIZE,
     PRECISIONS,
-    RAW_FILE_KINDS,
     SENSOR_NAMES,
-    SHA256_PATTERN,
 )
-from seedbench.core.seeds import SEED_MAX
+from seedbench.core.params_checks import (
+    doc,
+    endpoint,
+    expected_hashes,
+    http_url,
+    iso_date,
+    method_names,
+    non_empty_text,
+    one_of,
+    patterns,
+    replicates,
+    repo_id,
+    revision,
+    seed,
+    semver,
+    unique_subset_of,
+    windows,
+)
 
 KNOWN_SOURCES: tuple[str, ...] = ("builtin", "local", "hf")
 """Values of ``data.source``: the simulator, a local C-MAPSS folder, a Hugging Face Hub repository."""
@@ -62,174 +70,65 @@ KNOWN_REPO_TYPES: tuple[str, ...] = ("dataset", "model")
 
 KNOWN_SENSORS = SENSOR_NAMES
 
-def _doc(text: str, check: Check | None = None) -> dict[str, Any]:
-    return {"doc": text, "check": check}
-
-
-_positive, _non_negative, _fraction_open, _dropout = positive, non_negative, fraction_open, dropout
-
-
-def _seed(value: Any) -> str | None:
-    return None if 0 <= value <= SEED_MAX else f"an integer in 0..{SEED_MAX}"
-
-
-def _one_of(allowed: tuple[str, ...]) -> Check:
-    def check(value: Any) -> str | None:
-        return None if value in allowed else f"one of {', '.join(allowed)}"
-
-    return check
-
-
-def _unique_subset_of(allowed: tuple[str, ...]) -> Check:
-    def check(values: list[str]) -> str | None:
-        if not values:
-            return f"a non-empty list of: {', '.join(allowed)}"
-        unknown = [v for v in values if v not in allowed]
-        if unknown:
-            return f"names from: {', '.join(allowed)} (unknown: {', '.join(map(str, unknown))})"
-        if len(set(values)) != len(values):
-            return "a list without duplicates"
-        return None
-
-    return check
-
-
-def _method_names(values: list[str]) -> str | None:
-    if not values:
-        return "a non-empty list of method names (files methods/<name>.py)"
-    for value in values:
-        problem = method_name_problem(value)
-        if problem:
-            return problem
-    if len(set(values)) != len(values):
-        return "a list without duplicates"
-    return None
-
-
-def _replicates(values: list[int]) -> str | None:
-    if not values:
-        return "a non-empty list of replicate indices (e.g. [0, 1, 2, 3, 4])"
-    if any(v < 0 for v in values):
-        return "non-negative replicate indices"
-    if len(set(values)) != len(values):
-        return "a list without duplicates"
-    return None
-
-
-def _windows(value: dict[str, int]) -> str | None:
-    unknown = [k for k in value if k not in KNOWN_DATASETS]
-    if unknown:
-        return f"a mapping from dataset ({', '.join(KNOWN_DATASETS)}) to window length (unknown: {', '.join(unknown)})"
-    if any(v < 1 for v in value.values()):
-        return "positive window lengths (cycles)"
-    return None
-
-
-def _non_empty_text(value: str) -> str | None:
-    return None if value.strip() else "a non-empty string"
-
-
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
-
-
-def _repo_id(value: str) -> str | None:
-    if _REPO_ID.fullmatch(value) and ".." not in value:
-        return None
-    return "a Hub repository id `namespace/name` (letters, digits, '-', '_', '.')"
-
-
-def _revision(value: str) -> str | None:
-    if value and not any(c.isspace() for c in value):
-        return None
-    return "a git revision without spaces: a 40-hex commit (pinned), or a branch/tag name (resolved, with a warning)"
-
-
-def _patterns(values: list[str]) -> str | None:
-    if not values or any(not v.strip() for v in values):
-        return "a non-empty list of non-empty glob patterns (e.g. [\"CMAPSSData/*_FD00?.txt\"])"
-    if len(set(values)) != len(values):
-        return "a list without duplicates"
-    return None
-
-
-def _endpoint(value: str) -> str | None:
-    if value == "" or re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
-        return None
-    return "an http(s) URL such as https://huggingface.co, or \"\" for huggingface_hub's default (HF_ENDPOINT)"
-
-
-_RAW_FILE_NAME = re.compile(rf"^({'|'.join(RAW_FILE_KINDS)})_({'|'.join(KNOWN_DATASETS)})\.txt$")
-
-
-def _expected_hashes(value: dict[str, str]) -> str | None:
-    bad_names = [k for k in value if not _RAW_FILE_NAME.fullmatch(k)]
-    if bad_names:
-        return f"C-MAPSS file names such as train_FD001.txt, test_FD001.txt, RUL_FD001.txt as keys (unknown: {bad_names[0]})"
-    bad_hashes = [k for k, v in value.items() if not SHA256_PATTERN.fullmatch(v)]
-    if bad_hashes:
-        return f"values of the form sha256:<64 lowercase hex digits> (bad value for {bad_hashes[0]})"
-    return None
-
-
 @dataclass(frozen=True)
 class BuiltinSourceParams:
-    seed: int = field(metadata=_doc("Seed of the fleet simulator: part of the data's identity, not of the experiment's randomness.", _seed))
-    scale: float = field(metadata=_doc("Fraction of the real subset's unit counts to simulate (1.0 = as many units as NASA's files).", lambda v: None if 0 < v <= 1 else "a number in (0, 1]"))
+    seed: int = field(metadata=doc("Seed of the fleet simulator: part of the data's identity, not of the experiment's randomness.", seed))
+    scale: float = field(metadata=doc("Fraction of the real subset's unit counts to simulate (1.0 = as many units as NASA's files).", lambda v: None if 0 < v <= 1 else "a number in (0, 1]"))
 
 
 @dataclass(frozen=True)
 class LocalSourceParams:
-    path: str = field(metadata=_doc("Folder holding NASA's files `train_FD00X.txt`, `test_FD00X.txt`, `RUL_FD00X.txt` (the zip's `CMAPSSData/`); relative to the repository root or absolute. Not a DVC dep: after replacing its files run `dvc repro --force fetch` (or pin `expected_sha256`).", _non_empty_text))
-    link: bool = field(metadata=_doc("Hard-link the files into `data/raw/` instead of copying them (same filesystem only; fails rather than silently copying)."))
-    expected_sha256: dict[str, str] = field(metadata=_doc("Optional pins `{file name: \"sha256:<hex>\"}`, e.g. `{train_FD001.txt: \"sha256:…\"}`; a file whose bytes differ fails the fetch. `{}` pins nothing.", _expected_hashes))
+    path: str = field(metadata=doc("Folder holding NASA's files `train_FD00X.txt`, `test_FD00X.txt`, `RUL_FD00X.txt` (the zip's `CMAPSSData/`); relative to the repository root or absolute. Not a DVC dep: after replacing its files run `dvc repro --force fetch` (or pin `expected_sha256`).", non_empty_text))
+    link: bool = field(metadata=doc("Hard-link the files into `data/raw/` instead of copying them (same filesystem only; fails rather than silently copying)."))
+    expected_sha256: dict[str, str] = field(metadata=doc("Optional pins `{file name: \"sha256:<hex>\"}`, e.g. `{train_FD001.txt: \"sha256:…\"}`; a file whose bytes differ fails the fetch. `{}` pins nothing.", expected_hashes))
 
 
 @dataclass(frozen=True)
 class HfMetadataParams:
-    name: str = field(metadata=_doc("Dataset name; `\"\"` = take it from the Hub's Croissant record (when `fetch_remote_metadata`)."))
-    description: str = field(metadata=_doc("Dataset description; `\"\"` = from Croissant."))
-    license: str = field(metadata=_doc("License (SPDX id or URL); `\"\"` = from Croissant."))
-    citation: str = field(metadata=_doc("How to cite the data (BibTeX or text); `\"\"` = from Croissant's `citeAs`."))
+    name: str = field(metadata=doc("Dataset name; `\"\"` = take it from the Hub's Croissant record (when `fetch_remote_metadata`)."))
+    description: str = field(metadata=doc("Dataset description; `\"\"` = from Croissant."))
+    license: str = field(metadata=doc("License (SPDX id or URL); `\"\"` = from Croissant."))
+    citation: str = field(metadata=doc("How to cite the data (BibTeX or text); `\"\"` = from Croissant's `citeAs`."))
 
 
 @dataclass(frozen=True)
 class HfSourceParams:
-    repo_id: str = field(metadata=_doc("Hugging Face Hub repository `namespace/name` holding the C-MAPSS text files.", _repo_id))
-    repo_type: str = field(metadata=_doc("Hub repository type.", _one_of(KNOWN_REPO_TYPES)))
-    revision: str = field(metadata=_doc("Git revision: pin a 40-hex commit. A branch or tag is resolved once to its commit (recorded in SOURCE.json) with a warning to pin it.", _revision))
-    files: list[str] = field(metadata=_doc("Glob patterns (huggingface_hub `allow_patterns` syntax) selecting repo files; each must match at least one file. A file named `train_FD00X.txt`, `test_FD00X.txt` or `RUL_FD00X.txt` anywhere in the repo becomes `data/raw/FD00X/<name>`.", _patterns))
-    endpoint: str = field(metadata=_doc("Hub URL; `\"\"` = huggingface_hub's default (`HF_ENDPOINT`, else https://huggingface.co). Recorded with credentials redacted. The token comes from `HF_TOKEN` and is never recorded.", _endpoint))
-    fetch_remote_metadata: bool = field(metadata=_doc("Read name, description, license and citation from the Hub's Croissant endpoint (hashes always come from the tree API). `false` makes no such call."))
-    metadata: HfMetadataParams = field(metadata=_doc("Dataset metadata recorded in SOURCE.json; a non-empty value here wins over Croissant's."))
+    repo_id: str = field(metadata=doc("Hugging Face Hub repository `namespace/name` holding the C-MAPSS text files.", repo_id))
+    repo_type: str = field(metadata=doc("Hub repository type.", one_of(KNOWN_REPO_TYPES)))
+    revision: str = field(metadata=doc("Git revision: pin a 40-hex commit. A branch or tag is resolved once to its commit (recorded in SOURCE.json) with a warning to pin it.", revision))
+    files: list[str] = field(metadata=doc("Glob patterns (huggingface_hub `allow_patterns` syntax) selecting repo files; each must match at least one file. A file named `train_FD00X.txt`, `test_FD00X.txt` or `RUL_FD00X.txt` anywhere in the repo becomes `data/raw/FD00X/<name>`.", patterns))
+    endpoint: str = field(metadata=doc("Hub URL; `\"\"` = huggingface_hub's default (`HF_ENDPOINT`, else https://huggingface.co). Recorded with credentials redacted. The token comes from `HF_TOKEN` and is never recorded.", endpoint))
+    fetch_remote_metadata: bool = field(metadata=doc("Read name, description, license and citation from the Hub's Croissant endpoint (hashes always come from the tree API). `false` makes no such call."))
+    metadata: HfMetadataParams = field(metadata=doc("Dataset metadata recorded in SOURCE.json; a non-empty value here wins over Croissant's."))
 
 
 @dataclass(frozen=True)
 class DataParams:
-    source: str = field(metadata=_doc("Where raw data come from: `builtin` (the simulator), `local` (a folder of NASA's files), `hf` (a Hugging Face Hub repository).", _one_of(KNOWN_SOURCES)))
-    datasets: list[str] = field(metadata=_doc("C-MAPSS subsets to benchmark on.", _unique_subset_of(KNOWN_DATASETS)))
-    builtin: BuiltinSourceParams = field(metadata=_doc("Settings of the built-in simulator (`data.source: builtin`)."))
-    local: LocalSourceParams = field(metadata=_doc("Settings of a local C-MAPSS folder (`data.source: local`)."))
-    hf: HfSourceParams = field(metadata=_doc("Settings of a Hugging Face Hub repository (`data.source: hf`)."))
+    source: str = field(metadata=doc("Where raw data come from: `builtin` (the simulator), `local` (a folder of NASA's files), `hf` (a Hugging Face Hub repository).", one_of(KNOWN_SOURCES)))
+    datasets: list[str] = field(metadata=doc("C-MAPSS subsets to benchmark on.", unique_subset_of(KNOWN_DATASETS)))
+    builtin: BuiltinSourceParams = field(metadata=doc("Settings of the built-in simulator (`data.source: builtin`)."))
+    local: LocalSourceParams = field(metadata=doc("Settings of a local C-MAPSS folder (`data.source: local`)."))
+    hf: HfSourceParams = field(metadata=doc("Settings of a Hugging Face Hub repository (`data.source: hf`)."))
 
 
 @dataclass(frozen=True)
 class PrepareParams:
-    rul_cap: int = field(metadata=_doc("Piecewise-linear RUL target cap, in cycles.", _positive))
-    cap_test_labels: bool = field(metadata=_doc("Cap the true test RUL at `rul_cap` too (the usual protocol of published RMSEs)."))
-    sensors: list[str] = field(metadata=_doc("Sensor columns used as features.", _unique_subset_of(KNOWN_SENSORS)))
-    windows: dict[str, int] = field(metadata=_doc("Window length in cycles per dataset.", _windows))
+    rul_cap: int = field(metadata=doc("Piecewise-linear RUL target cap, in cycles.", positive))
+    cap_test_labels: bool = field(metadata=doc("Cap the true test RUL at `rul_cap` too (the usual protocol of published RMSEs)."))
+    sensors: list[str] = field(metadata=doc("Sensor columns used as features.", unique_subset_of(KNOWN_SENSORS)))
+    windows: dict[str, int] = field(metadata=doc("Window length in cycles per dataset.", windows))
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    deterministic: bool = field(metadata=_doc("Use only deterministic kernels (torch.use_deterministic_algorithms, cuDNN flags)."))
-    warn_only: bool = field(metadata=_doc("With `deterministic`, warn instead of failing on an op without a deterministic kernel."))
-    determinism: str = field(metadata=_doc("CPU kernels: `native` (fastest for this CPU; bit-exact only on the same CPU model) or `portable` (ATen and OpenBLAS pinned to AVX2 kernels, MKL `COMPATIBLE` on 1 thread, oneDNN and NNPACK off, OpenBLAS on 1 thread, set by `seedbench.determinism.launch` before Python starts and by the stage, and AdamW with an IEEE-exact square root; bit-exact expected on x86-64 CPUs with AVX2 and any `torch_threads`, same library versions: README, \"Determinism modes\", says what was checked).", _one_of(DETERMINISM_MODES)))
-    device: str = field(metadata=_doc("Where training, validation and prediction run: `cpu`, or `cuda` (torch's current CUDA device; refused before training when torch sees none, never a silent CPU fallback). Model initialisation and the data order stay on the CPU, so both devices see the same initial weights and batches. `cuda` needs `determinism: native` (portable pins CPU kernels only). README: \"Training on a GPU\".", _one_of(DEVICES)))
-    precision: str = field(metadata=_doc("Float arithmetic: `fp32` (IEEE float32, TF32 off for cuBLAS and cuDNN, set and read back), `tf32` (cuda only: TF32 tensor cores for float32 matmuls, convolutions and LSTMs), `bf16` (bfloat16 autocast of the forward pass; `native` only). Changes results: recorded in every manifest, and runs of different precisions are only distribution-comparable.", _one_of(PRECISIONS)))
-    torch_threads: int = field(metadata=_doc("torch intra-op threads per training process (recorded: in `native` mode it can change float reductions; in `portable` mode it changes speed only).", _positive))
-    num_workers: int = field(metadata=_doc("DataLoader worker processes (0 = load in the training process).", _non_negative))
-    val_fraction: float = field(metadata=_doc("Fraction of training units (whole units) held out for early stopping.", _fraction_open))
+    deterministic: bool = field(metadata=doc("Use only deterministic kernels (torch.use_deterministic_algorithms, cuDNN flags)."))
+    warn_only: bool = field(metadata=doc("With `deterministic`, warn instead of failing on an op without a deterministic kernel."))
+    determinism: str = field(metadata=doc("CPU kernels: `native` (fastest for this CPU; bit-exact only on the same CPU model) or `portable` (ATen and OpenBLAS pinned to AVX2 kernels, MKL `COMPATIBLE` on 1 thread, oneDNN and NNPACK off, OpenBLAS on 1 thread, set by `seedbench.determinism.launch` before Python starts and by the stage, and AdamW with an IEEE-exact square root; bit-exact expected on x86-64 CPUs with AVX2 and any `torch_threads`, same library versions: README, \"Determinism modes\", says what was checked).", one_of(DETERMINISM_MODES)))
+    device: str = field(metadata=doc("Where training, validation and prediction run: `cpu`, or `cuda` (torch's current CUDA device; refused before training when torch sees none, never a silent CPU fallback). Model initialisation and the data order stay on the CPU, so both devices see the same initial weights and batches. `cuda` needs `determinism: native` (portable pins CPU kernels only). README: \"Training on a GPU\".", one_of(DEVICES)))
+    precision: str = field(metadata=doc("Float arithmetic: `fp32` (IEEE float32, TF32 off for cuBLAS and cuDNN, set and read back), `tf32` (cuda only: TF32 tensor cores for float32 matmuls, convolutions and LSTMs), `bf16` (bfloat16 autocast of the forward pass; `native` only). Changes results: recorded in every manifest, and runs of different precisions are only distribution-comparable.", one_of(PRECISIONS)))
+    torch_threads: int = field(metadata=doc("torch intra-op threads per training process (recorded: in `native` mode it can change float reductions; in `portable` mode it changes speed only).", positive))
+    num_workers: int = field(metadata=doc("DataLoader worker processes (0 = load in the training process).", non_negative))
+    val_fraction: float = field(metadata=doc("Fraction of training units (whole units) held out for early stopping.", fraction_open))
     method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"methods": True})
     """``train.<method>`` sections, validated against ``methods/<method>.py``'s declaration (not a key of its own)."""
 
@@ -242,30 +141,9 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class StatsParams:
-    confidence: float = field(metadata=_doc("Confidence level of every interval.", _fraction_open))
-    n_resamples: int = field(metadata=_doc("Bootstrap resamples per interval.", lambda v: None if v >= 100 else "an integer >= 100"))
-    seed_stable_tolerance: float = field(metadata=_doc("Largest per-run |ΔRMSE| that still counts as seed-stable.", _non_negative))
-
-
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
-
-
-def _iso_date(value: str) -> str | None:
-    import datetime
-
-    try:
-        ok = re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and datetime.date.fromisoformat(value)
-    except ValueError:
-        ok = False
-    return None if ok else "a date YYYY-MM-DD (e.g. \"2026-11-23\"); fixed, so published files stay byte-deterministic"
-
-
-def _semver(value: str) -> str | None:
-    return None if _SEMVER.fullmatch(value) else "a semantic version MAJOR.MINOR.PATCH such as \"1.0.0\""
-
-
-def _http_url(value: str) -> str | None:
-    return None if re.fullmatch(r"https?://[^\s@]+", value) else "an http(s) URL without credentials"
+    confidence: float = field(metadata=doc("Confidence level of every interval.", fraction_open))
+    n_resamples: int = field(metadata=doc("Bootstrap resamples per interval.", lambda v: None if v >= 100 else "an integer >= 100"))
+    seed_stable_tolerance: float = field(metadata=doc("Largest per-run |ΔRMSE| that still counts as seed-stable.", non_negative))
 
 
 def _hparam_search_problem(value: dict[str, str], train: TrainParams) -> str | None:
@@ -282,23 +160,23 @@ def _hparam_search_problem(value: dict[str, str], train: TrainParams) -> str | N
 
 @dataclass(frozen=True)
 class PublishParams:
-    date_published: str = field(metadata=_doc("Croissant `datePublished` of every dataset description (YYYY-MM-DD): a fixed date, never the clock, so the published files are byte-deterministic.", _iso_date))
-    version: str = field(metadata=_doc("Croissant `version` of the dataset descriptions (semantic version MAJOR.MINOR.PATCH).", _semver))
-    url: str = field(metadata=_doc("Croissant `url` of builtin and local data: where this benchmark is published (e.g. its repository). Hub data use their Hub page.", _http_url))
-    creator: str = field(metadata=_doc("Croissant `creator` of builtin data (whoever runs the simulator: the benchmark's authors).", _non_empty_text))
-    hparam_search: dict[str, str] = field(metadata=_doc("Hyper-parameter search behind the `train.*` values, for publish/CHECKLIST.md: `{train.<method>.<key>: \"range and procedure\"}`, e.g. `{train.mlp.lr: \"log-uniform [1e-4, 1e-2], 20 trials, validation RMSE\"}`; `{}` = no search (values set by hand)."))
+    date_published: str = field(metadata=doc("Croissant `datePublished` of every dataset description (YYYY-MM-DD): a fixed date, never the clock, so the published files are byte-deterministic.", iso_date))
+    version: str = field(metadata=doc("Croissant `version` of the dataset descriptions (semantic version MAJOR.MINOR.PATCH).", semver))
+    url: str = field(metadata=doc("Croissant `url` of builtin and local data: where this benchmark is published (e.g. its repository). Hub data use their Hub page.", http_url))
+    creator: str = field(metadata=doc("Croissant `creator` of builtin data (whoever runs the simulator: the benchmark's authors).", non_empty_text))
+    hparam_search: dict[str, str] = field(metadata=doc("Hyper-parameter search behind the `train.*` values, for publish/CHECKLIST.md: `{train.<method>.<key>: \"range and procedure\"}`, e.g. `{train.mlp.lr: \"log-uniform [1e-4, 1e-2], 20 trials, validation RMSE\"}`; `{}` = no search (values set by hand)."))
 
 
 @dataclass(frozen=True)
 class Params:
-    seed: int = field(metadata=_doc("Experiment seed: every random stream of the experiment derives from it.", _seed))
-    replicates: list[int] = field(metadata=_doc("Replicate indices; replicate r's seed is derived from (seed, r).", _replicates))
-    methods: list[str] = field(metadata=_doc("Methods to train on every dataset: method `<name>` is the file `methods/<name>.py` (README, \"Benchmark your own method in 10 minutes\").", _method_names))
-    data: DataParams = field(metadata=_doc("Raw data: where from, which subsets."))
-    prepare: PrepareParams = field(metadata=_doc("Preprocessing: labels, features, scaling, windows."))
-    train: TrainParams = field(metadata=_doc("Training: determinism, threads, hyper-parameters per method."))
-    stats: StatsParams = field(metadata=_doc("Aggregation over seeds."))
-    publish: PublishParams = field(metadata=_doc("Published descriptions: Croissant metadata and the checklist's hand-filled items."))
+    seed: int = field(metadata=doc("Experiment seed: every random stream of the experiment derives from it.", seed))
+    replicates: list[int] = field(metadata=doc("Replicate indices; replicate r's seed is derived from (seed, r).", replicates))
+    methods: list[str] = field(metadata=doc("Methods to train on every dataset: method `<name>` is the file `methods/<name>.py` (README, \"Benchmark your own method in 10 minutes\").", method_names))
+    data: DataParams = field(metadata=doc("Raw data: where from, which subsets."))
+    prepare: PrepareParams = field(metadata=doc("Preprocessing: labels, features, scaling, windows."))
+    train: TrainParams = field(metadata=doc("Training: determinism, threads, hyper-parameters per method."))
+    stats: StatsParams = field(metadata=doc("Aggregation over seeds."))
+    publish: PublishParams = field(metadata=doc("Published descriptions: Croissant metadata and the checklist's hand-filled items."))
 
     def window(self, dataset: str) -> int:
         """The window length (cycles) of ``dataset``."""
@@ -312,14 +190,14 @@ class Params:
 # --------------------------------------------------------------------------- validation
 
 
-def _type_name(tp: Any) -> str:
+def type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is list:
         (item,) = typing.get_args(tp)
-        return f"a list of {_type_name(item)}s"
+        return f"a list of {type_name(item)}s"
     if origin is dict:
         key, value = typing.get_args(tp)
-        return f"a mapping of {_type_name(key)} to {_type_name(value)}"
+        return f"a mapping of {type_name(key)} to {type_name(value)}"
     if dataclasses.is_dataclass(tp):
         return "a mapping"
     return {int: "integer", float: "number", bool: "boolean", str: "string"}.get(tp, str(tp))
@@ -333,12 +211,12 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise ParamsError(f"params.yaml: {path}: expected {_type_name(tp)}, got {_short(value)}")
+            raise ParamsError(f"params.yaml: {path}: expected {type_name(tp)}, got {_short(value)}")
         return [_convert(v, item_tp, f"{path}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         key_tp, value_tp = typing.get_args(tp)
         if not isinstance(value, dict):
-            raise ParamsError(f"params.yaml: {path}: expected {_type_name(tp)}, got {_short(value)}")
+            raise ParamsError(f"params.yaml: {path}: expected {type_name(tp)}, got {_short(value)}")
         return {_convert(k, key_tp, f"{path} key"): _convert(v, value_tp, f"{path}.{k}") for k, v in value.items()}
     if tp is bool:
         ok = isinstance(value, bool)
@@ -352,7 +230,7 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
     else:  # pragma: no cover - schema bug
         raise TypeError(f"unsupported schema type {tp!r} at {path}")
     if not ok:
-        raise ParamsError(f"params.yaml: {path}: expected {_type_name(tp)}, got {_short(value)}")
+        raise ParamsError(f"params.yaml: {path}: expected {type_name(tp)}, got {_short(value)}")
     return value
 
 
@@ -542,44 +420,3 @@ def params_as_dict(params: Params) -> dict[str, Any]:
     out = dataclasses.asdict(params)
     out["train"].update(out["train"].pop("method_hparams"))
     return out
-
-
-# --------------------------------------------------------------------------- reference
-
-
-def _method_rows(prefix: str, methods_dir: Path) -> list[tuple[str, str, str]]:
-    rows: list[tuple[str, str, str]] = []
-    for name in available_methods(methods_dir):
-        try:
-            spec = read_method_spec(method_path(methods_dir, name), name)
-        except MethodError:
-            continue  # a broken file is an error when a params file uses it, not a hole in the reference
-        rows.append((f"{prefix}{name}", "a mapping", f"Hyper-parameters of `{name}` (declared in `{METHODS_DIR}/{name}.py`)."))
-        rows.extend((f"{prefix}{name}.{h.name}", _type_name(h.tp), f"{h.doc} Default: `{h.default!r}`.") for h in spec.hparams)
-    return rows
-
-
-def _reference_rows(cls: type, prefix: str, methods_dir: Path) -> list[tuple[str, str, str]]:
-    rows: list[tuple[str, str, str]] = []
-    hints = typing.get_type_hints(cls)
-    for fld in dataclasses.fields(cls):
-        if fld.metadata.get("methods"):
-            rows.extend(_method_rows(prefix, methods_dir))
-            continue
-        key = f"{prefix}{fld.name}"
-        tp = hints[fld.name]
-        rows.append((key, _type_name(tp), fld.metadata.get("doc", "")))
-        if dataclasses.is_dataclass(tp):
-            rows.extend(_reference_rows(tp, f"{key}.", methods_dir))
-    return rows
-
-
-def reference_markdown(methods_dir: str | Path = METHODS_DIR) -> str:
-    """Markdown table of every params.yaml key with its type and meaning (generated, for the README).
-
-    ``train.<method>`` rows come from the declarations of the method files in ``methods_dir``.
-    """
-    lines = ["| key | type | meaning |", "|---|---|---|"]
-    for key, type_name, doc in _reference_rows(Params, "", Path(methods_dir)):
-        lines.append(f"| `{key}` | {type_name} | {doc} |")
-    return "\n".join(lines) + "\n"

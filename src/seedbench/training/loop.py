@@ -19,6 +19,10 @@ flags are the caller's business (``seeding.set_global_seeds``).
 ``train.precision``) moves the model after its CPU initialisation, every batch
 after its CPU draw, and wraps forward passes in its autocast; training,
 validation and prediction all run there, through the same code on every device.
+
+Why ~430 lines: the one training loop and the prediction it is judged by (the same batching, device
+placement and eval mode) read together; batches (:mod:`.batches`), the optimizer (:mod:`.optim`), placement
+(:mod:`.placement`) and method loading (:mod:`.methods`) are already split out.
 """
 
 from __future__ import annotations
