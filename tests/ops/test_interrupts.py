@@ -119,7 +119,9 @@ def test_sigkill_during_train_then_rerun_gives_the_uninterrupted_dvc_lock(tmp_pa
     repo = tiny_clone(tmp_path / "killed")
     proc = subprocess.Popen(["dvc", "repro"], cwd=repo, env=clean_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    _wait_for(lambda: _training(repo) and list((repo / "runs").rglob(".dvclive.*.staging")), "training to write DVCLive logs")
+    # a train stage writes every output (DVCLive's logs first) into `.rep_<r>.<random>.staging` beside its run folder
+    _wait_for(lambda: _training(repo) and list((repo / "runs").rglob(".rep_*.staging/dvclive/*")),
+              "training to write DVCLive logs")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     assert _debris(repo), "kill -9 mid-train should leave a staging folder (otherwise this test shows nothing)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ def _workspace(tmp_path: Path) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     params = yaml.safe_load((REPO_ROOT / "profiles/tiny.yaml").read_text())
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.copytree(REPO_ROOT / "methods", tmp_path / "methods", dirs_exist_ok=True)  # params name method files
     write_subset(simulate_subset("FD001", seed=1, scale=0.05), tmp_path / "data/raw/FD001")
     return tmp_path
 
