@@ -41,6 +41,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
     return root / "prepared"
 
 
+@pytest.mark.e2e  # trains every method several times in two processes
 def test_on_the_cpu_two_runs_per_setting_are_compared_and_reported(prepared: Path, repo_root: Path) -> None:
     proc = _run(["--device", "cpu", "--prepared", str(prepared), "--params", "profiles/tiny.yaml", "--epochs", "1",
                  "--methods", "mlp", "--flags", "det", "--json", "-"], repo_root)

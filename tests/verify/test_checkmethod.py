@@ -23,6 +23,7 @@ PLANTS = {
 }
 
 
+@pytest.mark.e2e  # two training processes per case (≈6 s each)
 @pytest.mark.parametrize("plant", sorted(PLANTS))
 def test_check_method_catches_randomness_outside_the_seed(plant: str, tmp_path: Path) -> None:
     (tmp_path / "methods").mkdir()
