@@ -89,6 +89,8 @@ def test_credentials_stay_out_of_git(repo: Path, s3: SeaweedS3) -> None:
 
 
 def test_push_then_pull_into_an_empty_cache_restores_every_file(repo: Path, s3: SeaweedS3) -> None:
+    write_blobs(repo / "blobs", seed=3)  # content no other test pushed: this push has work to do in any order
+    run(["dvc", "add", "-q", "blobs"], repo)
     before = tree_hashes(repo, "data", "blobs")
     pushed = seedbench(["push"], repo)
     assert pushed.returncode == 0, pushed.stderr
