@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
 from seedbench.core.edge import run_user_errors_as_messages
 from seedbench.core.files import staged_directory
+from seedbench.core.hashing import file_sha256
 from seedbench.core.names import (
     PREPARED_DIR,
     RAW_DIR,
@@ -19,6 +21,7 @@ from seedbench.core.params import load_params
 from seedbench.core.stagetiming import timed_stage
 from seedbench.data.cmapss import read_subset
 from seedbench.data.preparation import prepare_subset, save_prepared
+from seedbench.data.record import raw_file_names
 
 
 def main() -> None:
@@ -44,6 +47,10 @@ def main() -> None:
             rul_cap=params.prepare.rul_cap,
             cap_test_labels=params.prepare.cap_test_labels,
         )
+        # The sha256 of the bytes read here (this stage's deps): train's run manifest takes its data hashes from
+        # prepare.json, so a run needs no raw folder (a cluster worker pulls only data/prepared/<dataset>).
+        raw_sha256 = {f"{args.dataset}/{name}": file_sha256(os.path.join(args.raw, name)) for name in raw_file_names(args.dataset)}
+        prepared = dataclasses.replace(prepared, raw_sha256=raw_sha256)
         with staged_directory(args.out) as staging:
             save_prepared(prepared, staging)
         print(

@@ -52,7 +52,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--replicate", type=int)
     parser.add_argument("--prepared", help="folder with train.npz, test.npz, prepare.json (default: data/prepared/<dataset>)")
     parser.add_argument("--out", help="run folder (default: runs/<dataset>/<method>/rep_<r>)")
-    parser.add_argument("--raw", default="data/raw", help="raw data folder (its SOURCE.json gives the manifest's data_hashes)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -108,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         manifest = run_manifest(
             dataset=args.dataset, method=args.method, replicate=args.replicate, params=params, seeds=seeds,
             determinism=determinism, torch_threads=threads, leakage=leakage, training_summary=outcome.summary(),
-            raw_dir=args.raw, prepared_dir=args.prepared,
+            data_hashes=data.raw_sha256, prepared_dir=args.prepared,
         )
         write_manifest(manifest, staging)  # deterministic: a DVC out, restored with the results by the run-cache
         write_volatile(volatile_record(manifest, kind="run", wall_clock_seconds=time.perf_counter() - started,

@@ -326,6 +326,18 @@ def test_prepared_subset_saves_and_loads_with_deterministic_bytes(tmp_path: Path
     assert (loaded.name, loaded.features, loaded.window, loaded.rul_cap, loaded.test_labels_capped, loaded.n_conditions) == (
         "FD001", ("s2", "s7"), 3, 125, True, 1)
     assert loaded.scaler == prepared.scaler
+    assert loaded.raw_sha256 == {}
+
+
+def test_prepared_subset_carries_the_raw_sha256_it_was_made_from(tmp_path: Path) -> None:
+    """What a run manifest records as data hashes: train reads them from prepare.json, never from data/raw."""
+    import dataclasses
+
+    hashes = {"FD001/train_FD001.txt": "sha256:" + "1" * 64, "FD001/RUL_FD001.txt": "sha256:" + "2" * 64}
+    prepared = prepare_subset(small_subset([5], [3], [1]), window=2, sensors=["s2"], rul_cap=125, cap_test_labels=True)
+    save_prepared(dataclasses.replace(prepared, raw_sha256=hashes), tmp_path)
+    assert json.loads((tmp_path / "prepare.json").read_text())["raw_sha256"] == dict(sorted(hashes.items()))
+    assert load_prepared(tmp_path).raw_sha256 == hashes
 
 
 def test_loading_prepared_data_with_a_missing_file_names_it(tmp_path: Path) -> None:

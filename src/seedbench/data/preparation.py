@@ -199,6 +199,10 @@ class PreparedSubset:
     test_labels_capped: bool
     n_conditions: int
     scaler: Scaler = field(repr=False)
+    raw_sha256: dict[str, str] = field(default_factory=dict)
+    """``{"<dataset>/<file>": "sha256:<hex>"}`` of the raw files this subset was prepared from, hashed by the
+    prepare stage from the bytes it read (its declared deps): what a run manifest records as its data hashes,
+    so training never reads the raw folder (not a dep of train). ``{}`` for a subset prepared by hand."""
 
 
 def _unit_slices(table: np.ndarray) -> list[tuple[int, int, int]]:
@@ -347,6 +351,7 @@ def save_prepared(prepared: PreparedSubset, out_dir: str | os.PathLike[str]) -> 
             "test_labels_capped": prepared.test_labels_capped,
             "n_conditions": prepared.n_conditions,
             "scaler": prepared.scaler.to_dict(),
+            "raw_sha256": dict(sorted(prepared.raw_sha256.items())),
         },
     )
 
@@ -386,7 +391,8 @@ def load_prepared(directory: str | os.PathLike[str]) -> PreparedSubset:
             test_labels_capped=bool(meta["test_labels_capped"]),
             n_conditions=int(meta["n_conditions"]),
             scaler=scaler,
+            raw_sha256={str(k): str(v) for k, v in (meta.get("raw_sha256") or {}).items()},
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DataFormatError(f"{meta_path}: malformed ({exc!r})") from None
     return prepared

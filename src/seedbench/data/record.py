@@ -3,9 +3,10 @@
 A source (:mod:`seedbench.data.sources`) fills a staging folder with raw files
 laid out as ``<dataset>/{train,test,RUL}_<dataset>.txt`` and returns one
 :class:`RawFile` per file; :func:`write_source_record` hashes nothing itself,
-it writes what the source measured. Stages downstream of fetch (train's run
-manifest, publish, ``seedbench verify-data``) read hashes back from here
-without importing any source.
+it writes what the source measured. Stages downstream of fetch (publish,
+``seedbench verify-data``) read hashes back from here
+without importing any source. (A run manifest takes its data hashes from ``prepare.json``,
+which the prepare stage hashes from the raw files it read: training never reads the raw folder.)
 """
 
 from __future__ import annotations
@@ -66,14 +67,3 @@ def read_source_record(raw_dir: str | Path) -> dict[str, Any]:
 def data_hashes(raw_dir: str | Path) -> dict[str, str]:
     """``{relative path: "sha256:<hex>"}`` of every raw file listed in ``SOURCE.json``."""
     return {f["path"]: f["sha256"] for f in read_source_record(raw_dir)["files"]}
-
-
-def dataset_hashes(raw_dir: str | Path, dataset: str) -> dict[str, str]:
-    """:func:`data_hashes` of one dataset's files (``<dataset>/…``); ``{}`` when ``SOURCE.json`` is absent.
-
-    For a run manifest: a training stage run by hand, outside the pipeline, has
-    no raw folder, and records no raw hashes rather than failing.
-    """
-    if not (Path(raw_dir) / SOURCE_RECORD_NAME).is_file():
-        return {}
-    return {p: h for p, h in data_hashes(raw_dir).items() if p.startswith(f"{dataset}/")}

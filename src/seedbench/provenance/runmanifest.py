@@ -14,7 +14,6 @@ from typing import Any
 from seedbench.core.errors import DataFormatError
 from seedbench.core.hashing import file_sha256
 from seedbench.core.params import Params, params_as_dict
-from seedbench.data.record import dataset_hashes
 from seedbench.provenance.dvclock import (
     DVC_YAML,
     code_deps,
@@ -47,7 +46,7 @@ def run_manifest(
     torch_threads: int,
     leakage: dict[str, Any],
     training_summary: dict[str, Any],
-    raw_dir: str | Path,
+    data_hashes: dict[str, str],
     prepared_dir: str | Path,
     repo_dir: str | Path = ".",
 ) -> Manifest:
@@ -64,7 +63,7 @@ def run_manifest(
         seeds=seeds,
         determinism={**determinism, "torch_threads_requested": params.train.torch_threads,
                      "torch_threads": torch_threads, "num_workers": params.train.num_workers},
-        data_hashes=dataset_hashes(raw_dir, dataset),
+        data_hashes=data_hashes,
         config={"dataset": dataset, "method": method, "replicate": replicate, "params": config},
         env=environment_record(),
         gpu=gpu_record(),
