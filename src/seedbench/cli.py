@@ -148,11 +148,13 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
 
 def _cmd_repro(args: argparse.Namespace) -> int:
     from seedbench.core.params import load_params
-    from seedbench.ops.parallel import default_cores, repo_path, repro
+    from seedbench.ops.cluster.driver import repro
+    from seedbench.ops.parallel import default_cores, repo_path
 
     root = repo_path(args.repo)
     params = load_params(root / "params.yaml", root / METHODS_DIR)
-    repro(root, jobs=args.jobs, torch_threads=params.train.torch_threads, cores=default_cores())
+    repro(root, jobs=args.jobs, cluster=args.cluster, remote_name=args.remote,
+          torch_threads=params.train.torch_threads, cores=default_cores(), warm=not args.cold)
     return 0
 
 
@@ -365,10 +367,18 @@ def build_parser() -> argparse.ArgumentParser:
         transfer.add_argument("-j", "--jobs", type=int, default=None, help="parallel transfers")
         transfer.add_argument("--repo", default=".", help="repository root (default: .)")
 
-    par = _add(sub, "repro", "`dvc repro` with the independent matrix runs (train@…, evaluate@…) N at a time; "
-               "N × train.torch_threads must not exceed the cores. Same dvc.lock as `dvc repro`, sooner.",
-               "seedbench repro -j 2", _cmd_repro)
-    par.add_argument("-j", "--jobs", type=int, default=2, help="runs at a time (default 2)")
+    par = _add(sub, "repro", "`dvc repro` with every pending run of the matrix (train@…) a task on a Dask cluster: "
+               "a local one of N workers (-j N; N × train.torch_threads must not exceed the cores) or the scheduler "
+               "at --cluster, whose workers share only the DVC remote. dvc.lock is written once and equals "
+               "`dvc repro`'s (README: Many machines).",
+               "seedbench repro -j 2; seedbench repro --cluster tcp://head:8786 -r team-s3", _cmd_repro)
+    par.add_argument("-j", "--jobs", type=int, default=2, help="local cluster: worker processes (default 2)")
+    par.add_argument("--cluster", default=None, metavar="ADDRESS",
+                     help="a running Dask scheduler (tcp://host:8786) instead of a local cluster")
+    par.add_argument("-r", "--remote", default=None,
+                     help="with --cluster: the DVC remote the workers pull from and push to (default: DVC's default)")
+    par.add_argument("--cold", action="store_true",
+                     help="start every run as its own process, as `dvc repro` does (no warm runner)")
     par.add_argument("--repo", default=".", help="repository root (default: .)")
 
     setup_remote = _add(sub, "setup-remote", "Make a local folder the default DVC remote, in .dvc/config.local "

@@ -16,7 +16,7 @@ import yaml
 from dvc_repo import dvc_env, make_repo, micro_params, run
 
 from seedbench.core.errors import ParamsError
-from seedbench.ops.parallel import check_thread_budget, deal, make_plan, sort_lockfile
+from seedbench.ops.parallel import check_thread_budget, make_plan, sort_lockfile
 from seedbench.reporting.dvcmetrics import metric_key, parse_metric_value
 
 # -- planning (no DVC) ------------------------------------------------------------------------------
@@ -51,15 +51,6 @@ def test_plan_runs_upstream_first_and_each_run_as_one_unit() -> None:
     assert changed.units == (("train@FD001-linear-1", "evaluate@FD001-linear-1"),) and changed.skipped_units == 1
 
 
-def test_runs_are_dealt_into_batches_of_the_same_mix() -> None:
-    units = [(f"train@{m}-{r}", f"evaluate@{m}-{r}") for m in ("linear", "bilstm") for r in range(5)]
-    batches = deal(units, 4)
-    assert sorted(u for b in batches for u in b) == sorted(units)
-    assert [len(b) for b in batches] == [3, 3, 2, 2]
-    assert all({u[0].split("@")[1].split("-")[0] for u in b} == {"linear", "bilstm"} for b in batches)
-    assert deal(units[:1], 4) == [[units[0]]]
-
-
 def test_lockfile_entries_are_put_in_pipeline_order(tmp_path: Path) -> None:
     lock = tmp_path / "dvc.lock"
     lock.write_text("schema: '2.0'\nstages:\n  b:\n    cmd: x\n  a:\n    cmd: y\n")
@@ -76,11 +67,17 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.e2e
-def test_seedbench_repro_runs_the_matrix_two_at_a_time_and_records_threads(repo: Path) -> None:
+def test_seedbench_repro_runs_the_matrix_on_a_local_cluster_and_writes_dvc_repros_lock(
+        repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    sequential = make_repo(tmp_path_factory.mktemp("sequential") / "repo", micro_params(replicates=(0, 1), torch_threads=1))
+    run(["dvc", "repro"], sequential)
     result = run(["seedbench", "repro", "-j", "2"], repo)
-    assert "2 runs to reproduce, 0 up to date; 2 batches, 2 at a time" in result.stdout
+    assert "2 runs to reproduce, 0 up to date; 2 workers" in result.stdout
     assert result.stdout.count(" done in ") == 3  # two runs and the whole
+    assert "(2 of 2 runs warm)" in result.stdout  # train's command ran in the forking runner, not a fresh Python
+    assert (repo / "dvc.lock").read_bytes() == (sequential / "dvc.lock").read_bytes()
     assert "Data and pipelines are up to date." in run(["dvc", "status"], repo).stdout
+    assert "Data and pipelines are up to date." in run(["dvc", "repro"], repo).stdout
     for rep in (0, 1):
         manifest = json.loads((repo / f"runs/FD001/linear/rep_{rep}/manifest.json").read_text())
         assert manifest["determinism"]["torch_threads"] == 1

@@ -4,7 +4,8 @@ DVC documents ``dvc.api`` as its Python API; what seedbench needs beyond it
 (the pipeline graph and ``status`` of :class:`dvc.repo.Repo`, the config levels
 of :class:`dvc.config.Config`, the round-trip editor
 ``dvc.utils.serialize.modify_yaml`` that keeps dvc.lock's formatting) is
-internal and lives here. Imports are lazy (DVC is a heavy import).
+internal and lives here, as do the ``Repo`` methods behind ``dvc commit/pull/push/fetch`` and
+``Repo.stage.collect``, which a cluster worker calls in-process (one Python per worker, not one per command). Imports are lazy (DVC is a heavy import).
 Re-check on a DVC upgrade (``PRIVATE_API`` is tested).
 """
 
@@ -21,6 +22,13 @@ PRIVATE_API: tuple[tuple[str, str], ...] = (
     ("dvc.config", "Config.edit"),
     ("dvc.config", "ConfigError"),
     ("dvc.utils.serialize", "modify_yaml"),
+    ("dvc.utils.serialize", "parse_yaml_for_update"),
+    ("dvc.utils.serialize", "dumps_yaml"),
+    ("dvc.repo", "Repo.stage"),
+    ("dvc.repo", "Repo.commit"),
+    ("dvc.repo", "Repo.pull"),
+    ("dvc.repo", "Repo.push"),
+    ("dvc.repo", "Repo.fetch"),
 )
 
 
@@ -57,3 +65,17 @@ def modify_yaml(path: str) -> AbstractContextManager[Any]:
     from dvc.utils.serialize import modify_yaml as _modify_yaml
 
     return _modify_yaml(path)
+
+
+def load_yaml_for_update(text: str, path: str) -> Any:
+    """``dvc.utils.serialize.parse_yaml_for_update``: ``text`` as DVC's round-trip YAML (what it edits dvc.lock with)."""
+    from dvc.utils.serialize import parse_yaml_for_update
+
+    return parse_yaml_for_update(text, path)
+
+
+def dump_yaml_text(data: Any) -> str:
+    """``dvc.utils.serialize.dumps_yaml``: ``data`` as DVC writes a YAML file (dvc.lock's exact formatting)."""
+    from dvc.utils.serialize import dumps_yaml
+
+    return str(dumps_yaml(data))

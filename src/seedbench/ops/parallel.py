@@ -1,35 +1,17 @@
-"""Parallel seeds on one machine: the independent matrix stages of one experiment, N at a time.
+"""Planning the matrix for ``seedbench repro``: the DAG, what is pending, and the child processes it starts.
 
 ``dvc repro`` runs stages one after another. The runs of the matrix
-(``train@<dataset>-<method>-<rep>`` and its ``evaluate@…``) share only
-read-only inputs, so they can run side by side; DVC's per-output locks and its
-repository lock (held while DVC checks and saves a stage, released while the
-stage's command runs) make concurrent ``dvc --wait-for-lock repro --single-item``
-calls on *different* stages safe. (Without ``--wait-for-lock`` a DVC process
-gives up after 3 s of waiting for the repository lock — "Unable to acquire
-lock" — which a busy machine reaches.) :func:`repro`
-does exactly that, in three steps, DVC being the engine throughout:
-
-1. ``dvc repro`` of every stage upstream of the matrix (fetch, prepare@…);
-2. the runs K that ``dvc status`` reports as changed (each ``train@K``
-   then ``evaluate@K``), dealt into ``2 × jobs`` batches that mix methods
-   and datasets alike, each batch one ``dvc repro --single-item --keep-going …``
-   call, ``jobs`` batches at a time (one DVC start-up per batch, not per run:
-   on the default profile a DVC start-up costs about as much as a small run);
-3. ``dvc repro`` once more: aggregate, publish, and a check that nothing is left.
-
-Each worker trains with ``train.torch_threads`` threads, so
-``jobs × torch_threads`` must not exceed the cores (:func:`check_thread_budget`):
-oversubscribed cores only slow every worker down. The result is the same
-``dvc.lock`` as a sequential ``dvc repro`` — each stage is the same process
-with the same params (the thread count is a param, recorded in each run's
-manifest) — only sooner.
-
-Ctrl-C stops everything :func:`repro` started within a second or two: every
-``dvc`` child runs in its own process group (:class:`Children`), queued
-batches are cancelled, running groups get SIGINT (DVC and the stage clean up)
-and SIGKILL after :data:`STOP_GRACE_SECONDS`; then ``KeyboardInterrupt``
-reaches the CLI edge (one line, exit 130).
+(``train@<dataset>-<method>-<rep>``) share only read-only inputs, so they can
+run side by side. This module holds what the cluster driver
+(:mod:`seedbench.ops.cluster.driver`) plans with: DVC's own view of the DAG
+(:func:`stage_graph`), the split into upstream stages and independent units
+(:func:`make_plan`), what ``dvc status`` reports as changed
+(:func:`changed_stages`), the thread budget of a local cluster
+(:func:`check_thread_budget`: ``jobs × torch_threads`` must not exceed the
+cores; oversubscribed cores only slow every worker down), ``dvc.lock`` in
+pipeline order (:func:`sort_lockfile`), and :class:`Children`: every ``dvc``
+child runs in its own process group, so that Ctrl-C stops them all within a
+second or two (SIGINT, then SIGKILL after :data:`STOP_GRACE_SECONDS`).
 """
 
 from __future__ import annotations
@@ -40,9 +22,8 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from seedbench.core.errors import ParamsError, SeedbenchError
@@ -62,21 +43,6 @@ class Plan:
     upstream: tuple[str, ...]
     units: tuple[tuple[str, ...], ...]
     skipped_units: int
-
-
-@dataclass
-class Report:
-    """Wall times (seconds) of the three steps and one line per unit."""
-
-    jobs: int
-    upstream_seconds: float = 0.0
-    parallel_seconds: float = 0.0
-    downstream_seconds: float = 0.0
-    units: list[str] = field(default_factory=list)
-
-    @property
-    def total_seconds(self) -> float:
-        return self.upstream_seconds + self.parallel_seconds + self.downstream_seconds
 
 
 def check_thread_budget(jobs: int, torch_threads: int, cores: int | None) -> None:
@@ -146,9 +112,10 @@ def make_plan(deps: dict[str, set[str]], changed: set[str] | None, groups: Seque
     return Plan(upstream=tuple(upstream), units=tuple(chosen), skipped_units=len(units) - len(chosen))
 
 
-def changed_stages(repo: str | os.PathLike[str], dvc: Sequence[str] = ("dvc",), children: Children | None = None) -> set[str]:
+def changed_stages(repo: str | os.PathLike[str], dvc: Sequence[str] = ("dvc",), children: Children | None = None,
+                   env: dict[str, str] | None = None) -> set[str]:
     """Stages that ``dvc status`` reports as changed (would rerun)."""
-    code, stdout, stderr = (children or Children()).run([*dvc, "status", "--json"], repo, None)
+    code, stdout, stderr = (children or Children()).run([*dvc, "status", "--json"], repo, env)
     if code != 0:
         raise StageError(f"dvc status failed: {stderr.strip()[-2000:]}")
     try:
@@ -219,95 +186,6 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def repro(
-    repo: str | os.PathLike[str] = ".",
-    *,
-    jobs: int,
-    torch_threads: int,
-    cores: int | None = None,
-    dvc: Sequence[str] = ("dvc",),
-    env: dict[str, str] | None = None,
-    echo: Callable[[str], None] = print,
-) -> Report:
-    """Reproduce the pipeline at ``repo`` with ``jobs`` matrix runs at a time (see the module docstring).
-
-    Parameters
-    ----------
-    jobs : int
-        Concurrent ``dvc repro`` processes.
-    torch_threads : int
-        ``train.torch_threads`` of the params (each worker's thread count).
-    cores : int, optional
-        Cores available; ``jobs × torch_threads`` must not exceed it.
-    echo : callable
-        Receives one progress line per step and per finished unit.
-
-    Raises
-    ------
-    StageError
-        When a stage fails; every other unit still runs first (like ``make -k``).
-    """
-    check_thread_budget(jobs, torch_threads, cores)
-    children = Children()
-    try:
-        return _repro(repo, jobs=jobs, dvc=dvc, env=env, echo=echo, children=children)
-    except KeyboardInterrupt:
-        stopped = children.stop()
-        echo(f"seedbench repro: interrupted; stopped {stopped} running dvc process group(s), started nothing more")
-        raise
-
-
-def _repro(repo: str | os.PathLike[str], *, jobs: int, dvc: Sequence[str], env: dict[str, str] | None,
-           echo: Callable[[str], None], children: Children) -> Report:
-    def _dvc(args: Sequence[str], repo: str | os.PathLike[str], env: dict[str, str] | None) -> tuple[int, str]:
-        code, out, err = children.run(args, repo, env)
-        return code, f"{out}{err}"
-
-    report = Report(jobs=jobs)
-    started = time.perf_counter()
-    deps = stage_graph(repo)
-    plan = make_plan(deps, None)
-    if plan.upstream:
-        code, out = _dvc([*dvc, "--wait-for-lock", "repro", *plan.upstream], repo, env)
-        if code != 0:
-            raise StageError(f"dvc repro {' '.join(plan.upstream)} failed:\n{_tail(out)}")
-    plan = make_plan(deps, changed_stages(repo, dvc, children))
-    report.upstream_seconds = time.perf_counter() - started
-    batches = deal(plan.units, 2 * jobs)
-    echo(f"seedbench repro: {len(plan.units)} runs to reproduce, {plan.skipped_units} up to date; "
-         f"{len(batches)} batches, {jobs} at a time")
-
-    started = time.perf_counter()
-    failures: list[str] = []
-    pool = ThreadPoolExecutor(max_workers=jobs)
-    try:
-        futures = {pool.submit(_run_batch, batch, repo, dvc, env, children): batch for batch in batches}
-        for n, future in enumerate(as_completed(futures), start=1):
-            batch = futures[future]
-            code, out, seconds = future.result()
-            names = ", ".join(unit[0].partition("@")[2] for unit in batch)
-            line = f"[{n}/{len(batches)}] {len(batch)} runs ({names}): {'done' if code == 0 else 'FAILED'} in {seconds:.1f} s"
-            report.units.append(line)
-            echo(line)
-            if code != 0:
-                failures.append(f"batch {names}:\n{_tail(out)}")
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)  # on Ctrl-C: queued batches never start
-    report.parallel_seconds = time.perf_counter() - started
-    if failures:
-        raise StageError(f"{len(failures)} of {len(batches)} batches failed (finished runs are cached):\n"
-                         + "\n".join(failures))
-
-    started = time.perf_counter()
-    code, out = _dvc([*dvc, "--wait-for-lock", "repro"], repo, env)
-    report.downstream_seconds = time.perf_counter() - started
-    if code != 0:
-        raise StageError(f"dvc repro failed:\n{_tail(out)}")
-    sort_lockfile(Path(repo) / "dvc.lock", list(deps))
-    echo(f"seedbench repro: done in {report.total_seconds:.1f} s")
-    return report
-
-
 def sort_lockfile(path: Path, order: Sequence[str]) -> bool:
     """Put the stages of ``dvc.lock`` in pipeline ``order``, written by DVC's own YAML writer; True if it moved any.
 
@@ -332,25 +210,6 @@ def sort_lockfile(path: Path, order: Sequence[str]) -> bool:
         for name, entry in entries:
             stages[name] = entry
     return True
-
-
-def deal(units: Sequence[tuple[str, ...]], n: int) -> list[list[tuple[str, ...]]]:
-    """Deal ``units`` (in pipeline order) into at most ``n`` batches like cards: batch i gets units i, i+n, i+2n…
-
-    Pipeline order groups runs by dataset and method, so dealing gives every
-    batch about the same mix of cheap and costly runs.
-    """
-    if n < 1:
-        raise ValueError(f"n: expected a positive integer, got {n!r}")
-    return [list(units[i::n]) for i in range(min(n, len(units)))]
-
-
-def _run_batch(batch: Sequence[tuple[str, ...]], repo: str | os.PathLike[str], dvc: Sequence[str],
-               env: dict[str, str] | None, children: Children) -> tuple[int, str, float]:
-    started = time.perf_counter()
-    stages = [stage for unit in batch for stage in unit]
-    code, out, err = children.run([*dvc, "--wait-for-lock", "repro", "--single-item", "--keep-going", *stages], repo, env)
-    return code, f"{out}{err}", time.perf_counter() - started
 
 
 def default_cores() -> int | None:

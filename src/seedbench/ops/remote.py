@@ -298,3 +298,19 @@ def configure_local_remote(
         conf.setdefault("remote", {}).setdefault(name, {})["url"] = str(folder)
         conf.setdefault("core", {})["remote"] = name
     return f"remote {name!r} set as the default in .dvc/config.local: {folder}"
+
+
+def remote_options(repo: str | os.PathLike[str] = ".", name: str | None = None) -> tuple[str, dict[str, str]]:
+    """``(name, options)`` of the remote :func:`resolve_remote` picks, unredacted, for a process that must use it.
+
+    What a cluster worker writes into its own ``.dvc/config.local``: every option
+    as DVC merges the config levels (credentials included), a relative local
+    folder made absolute. Never print the options; describe the remote with
+    :meth:`Remote.describe` instead.
+    """
+    root = Path(repo)
+    chosen = resolve_remote(root, name)  # raises with the fixing command when unset or unknown
+    _core, remotes, url_level = _merged(_load_levels(root))
+    options = {str(k): str(v) for k, v in remotes[chosen.name].items() if v is not None}
+    options["url"] = _absolute_local_url(options["url"], url_level[chosen.name], root)
+    return chosen.name, options
