@@ -84,13 +84,14 @@ def summarise_repeat(wall_s: float, timings: list[dict[str, Any]]) -> dict[str, 
     }
 
 
-def run_once(source: Path, work: Path, i: int, env: dict[str, str]) -> tuple[dict[str, Any], bytes]:
+def run_once(source: Path, work: Path, i: int, env: dict[str, str],
+             command: list[str]) -> tuple[dict[str, Any], bytes]:
     clone = work / f"run-{i}"
     sh(["git", "clone", "-q", str(source), str(clone)], work, env)
     timings_path = work / f"timings-{i}.jsonl"
     load_before = loadavg()
     started = time.perf_counter()
-    sh(["dvc", "repro"], clone, {**env, TIMINGS_ENV: str(timings_path)})
+    sh(command, clone, {**env, TIMINGS_ENV: str(timings_path)})
     wall = time.perf_counter() - started
     record = summarise_repeat(wall, read_timings(timings_path))
     record.update(repeat=i, load_before=load_before, load_after=loadavg())
@@ -127,6 +128,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", type=Path, default=ROOT / "params.yaml", help="params file to run (default: params.yaml)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--command", default="dvc repro",
+                        help="what builds the pipeline (default: dvc repro; e.g. 'seedbench repro -j 2')")
     parser.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (snapshot, timings)")
@@ -145,7 +148,7 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     reference_lock: bytes | None = None
     for i in range(args.repeats):
-        record, lock = run_once(source, work, i, env)
+        record, lock = run_once(source, work, i, env, args.command.split())
         reference_lock = reference_lock or lock
         record["lock_identical_to_first"] = lock == reference_lock
         runs.append(record)
@@ -154,6 +157,7 @@ def main() -> None:
     by_wall = sorted(runs, key=lambda r: r["wall_s"])
     summary: dict[str, Any] = {
         "date": dt.date.today().isoformat(), "profile": str(args.profile), "repeats": args.repeats,
+        "pipeline_command": args.command,
         "cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "python": platform.python_version(),
         "dvc": subprocess.run(["dvc", "--version"], env=env, capture_output=True, text=True, check=False).stdout.strip(),
         "command": " ".join([Path(sys.executable).relative_to(ROOT).as_posix() if Path(sys.executable).is_relative_to(ROOT)

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import socket
@@ -224,6 +225,7 @@ def run_unit(spec: UnitSpec, bundle: bytes) -> UnitResult:
     from seedbench.compat.dvc import open_repo
 
     started = time.perf_counter()
+    logging.getLogger("dvc").setLevel(logging.WARNING)  # not DVC's "Updating lock file" of every run in the worker's log
     worker, local_dir = _worker_identity()
     base = local_dir / WORKSPACE_DIRNAME / spec.repo_id
     ran_warm = True
