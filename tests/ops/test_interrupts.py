@@ -20,11 +20,13 @@ from pipeline_helpers import REPO_ROOT, clean_env, run, tiny_clone
 
 
 def _processes_in(repo: Path) -> list[psutil.Process]:
-    """Live processes whose working directory is ``repo`` (DVC runs every stage there)."""
+    """Live processes whose working directory is ``repo`` or below it (DVC runs every stage at the root; the
+    cluster executor's workers run theirs in their clones under ``.dvc/tmp/seedbench-cluster``)."""
     found = []
     for proc in psutil.process_iter(["cwd", "status"]):
         try:
-            if proc.info["cwd"] == str(repo) and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            cwd = proc.info["cwd"] or ""
+            if (cwd == str(repo) or cwd.startswith(f"{repo}/")) and proc.info["status"] != psutil.STATUS_ZOMBIE:
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
@@ -42,7 +44,18 @@ def _wait_for(predicate, what: str, timeout: float = 300.0, every: float = 0.05)
 
 
 def _training(repo: Path) -> bool:
-    return any("stages/train.py" in " ".join(p.cmdline()) for p in _processes_in(repo) if p.is_running())
+    """A train stage runs: as its own process (`dvc repro`), or as a forked child of a cluster worker's warm runner."""
+    runner = "seedbench.ops.cluster.runner"
+    for proc in _processes_in(repo):
+        try:
+            cmdline = " ".join(proc.cmdline())
+            parent = proc.parent()
+            if "stages/train.py" in cmdline or (runner in cmdline and parent is not None
+                                                 and runner in " ".join(parent.cmdline())):
+                return True
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return False
 
 
 def _debris(repo: Path) -> list[str]:

@@ -16,9 +16,10 @@
    workspace, ``dvc status`` of the runs must be clean.
 5. ``dvc repro``: aggregate, publish — and a check that nothing else is pending.
 
-The local ``-j N`` is the same path on a :class:`distributed.LocalCluster` of N
-single-threaded worker processes, whose "remote" is this repository's own DVC
-cache (a local remote has the cache's layout), so nothing is copied twice.
+The local ``-j N`` is the same path on a local cluster (:func:`local_client`: a
+scheduler and N single-threaded workers on 127.0.0.1), whose "remote" is this
+repository's own DVC cache (a local remote has the cache's layout), so nothing
+is copied twice.
 The final ``dvc.lock`` is the one a sequential ``dvc repro`` writes (portable
 mode gives the same bits on every x86-64 node; tested).
 
@@ -51,6 +52,7 @@ from seedbench.ops.cluster.snapshot import bundle_bytes, snapshot_commit
 from seedbench.ops.cluster.task import UnitResult, UnitSpec, run_unit
 from seedbench.ops.cluster.workspace import RemoteSpec, repo_id
 from seedbench.ops.parallel import (
+    STOP_GRACE_SECONDS,
     Children,
     Plan,
     StageError,
@@ -96,20 +98,68 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-@contextmanager
-def local_client(jobs: int, workdir: Path) -> Iterator[Any]:
-    """A :class:`distributed.Client` of a local cluster: ``jobs`` worker processes of one thread, on 127.0.0.1."""
-    from distributed import Client, LocalCluster
+LOCAL_START_TIMEOUT_SECONDS = 60
+"""How long a local scheduler and its workers may take to start."""
 
+
+@contextmanager
+def local_client(jobs: int, workdir: Path, env: dict[str, str]) -> Iterator[Any]:
+    """A :class:`distributed.Client` of a local cluster: a scheduler and ``jobs`` single-threaded workers on 127.0.0.1.
+
+    Started as ``dask scheduler`` / ``dask worker --no-nanny`` processes, each in its own session (a
+    terminal's Ctrl-C reaches the driver alone, which then stops them), with ``env`` (no nanny: no
+    thread-count variables of Dask's own), each worker with its own folder under ``workdir``;
+    stopped by their PIDs on the way out.
+    """
+    import signal
+    import subprocess
+    import sys
+
+    from distributed import Client
+
+    workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, silence_logs=logging.ERROR, local_directory=str(workdir),
-                           memory_limit=0)
+    scheduler_file = workdir / f"scheduler-{os.getpid()}.json"
+    scheduler_file.unlink(missing_ok=True)
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(args: list[str], log: Path) -> None:
+        with open(log, "wb") as out:
+            procs.append(subprocess.Popen([sys.executable, "-m", *args], cwd=workdir, env=env, stdout=out,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True))
+
     try:
-        with Client(cluster) as client:
+        start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+               "--scheduler-file", str(scheduler_file)], workdir / "scheduler.log")
+        for i in range(jobs):
+            folder = workdir / f"worker-{i}"
+            folder.mkdir(exist_ok=True)
+            start(["distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
+                   "--no-nanny", "--no-dashboard", "--memory-limit", "0", "--local-directory", str(folder),
+                   "--name", f"local-{i}"], workdir / f"worker-{i}.log")
+        deadline = time.monotonic() + LOCAL_START_TIMEOUT_SECONDS
+        while not scheduler_file.is_file():
+            if time.monotonic() > deadline or procs[0].poll() is not None:
+                raise ClusterError(f"the local Dask scheduler did not start; see {workdir / 'scheduler.log'}")
+            time.sleep(0.05)
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        with Client(scheduler_file=str(scheduler_file), timeout=LOCAL_START_TIMEOUT_SECONDS) as client:
+            client.wait_for_workers(jobs, timeout=LOCAL_START_TIMEOUT_SECONDS)
             yield client
     finally:
-        cluster.close()
+        for proc in procs[1:] + procs[:1]:  # workers first
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + STOP_GRACE_SECONDS  # an idle worker exits at once; a busy one is killed
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        scheduler_file.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -335,8 +385,6 @@ def repro(
     from seedbench.ops.remote import remote_options
 
     root = Path(repo)
-    # Starting a local cluster changes this process's environment (the nanny's OMP_NUM_THREADS=1, PYTHONHASHSEED=6640…):
-    # what dvc and the stages run with is the environment from before, as under `dvc repro`.
     env = dict(os.environ if env is None else env)
     remote = None
     if cluster is None:
@@ -346,9 +394,9 @@ def repro(
     children = Children()
     try:
         if cluster is None:
-            with local_client(jobs, root / ".dvc" / "tmp" / "seedbench-cluster") as client:
+            with local_client(jobs, root / ".dvc" / "tmp" / "seedbench-cluster", env) as client:
                 return repro_on_cluster(root, client=client, remote=None, dvc=dvc, env=env, echo=echo,
-                                        children=children, warm=warm, stage_environ=env)
+                                        children=children, warm=warm)
         with remote_client(cluster) as client:
             return repro_on_cluster(root, client=client, remote=remote, dvc=dvc, env=env, echo=echo,
                                     children=children, warm=warm)
