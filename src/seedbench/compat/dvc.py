@@ -24,7 +24,7 @@ PRIVATE_API: tuple[tuple[str, str], ...] = (
     ("dvc.utils.serialize", "modify_yaml"),
     ("dvc.utils.serialize", "parse_yaml_for_update"),
     ("dvc.utils.serialize", "dumps_yaml"),
-    ("dvc.repo", "Repo.stage"),
+    ("dvc.repo.stage", "StageLoad.collect"),  # Repo.stage, set per instance
     ("dvc.repo", "Repo.commit"),
     ("dvc.repo", "Repo.pull"),
     ("dvc.repo", "Repo.push"),
