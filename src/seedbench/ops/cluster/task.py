@@ -101,25 +101,44 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 _runners_lock = threading.Lock()
-_runners: dict[Path, tuple[tuple[Any, ...], WarmRunner]] = {}
+_runners: dict[tuple[Path, str, tuple[tuple[str, str], ...]], WarmRunner] = {}
+_environments: dict[tuple[Path, str, WarmCall], dict[str, str]] = {}
 
 
 def _runner_for(slot: Path, repo: Path, commit: str, env: Mapping[str, str]) -> WarmRunner:
-    """The slot's warm runner for this commit and environment (a new one when either changed)."""
-    key = (commit, tuple(sorted(env.items())))
+    """The slot's warm runner for this commit and environment, started on first use.
+
+    A slot keeps one runner per environment (stages with different variables, e.g. a train and an evaluate
+    command, each keep theirs); a new commit closes the slot's runners of older commits (their code is stale).
+    """
+    key = (slot, commit, tuple(sorted(env.items())))
     with _runners_lock:
-        held = _runners.pop(slot, None)
-    if held is not None:
-        if held[0] == key and held[1].alive():
-            with _runners_lock:
-                _runners[slot] = held
-            return held[1]
-        held[1].close()
+        stale = [k for k in _runners if k[0] == slot and k[1] != commit]
+        closing = [_runners.pop(k) for k in stale]
+        runner = _runners.get(key)
+    for old in closing:
+        old.close()
+    if runner is not None and runner.alive():
+        return runner
     python = shutil.which("python", path=env.get("PATH")) or sys.executable
     runner = WarmRunner(python, repo, env, PRELOAD, slot / "runner.log")
     with _runners_lock:
-        _runners[slot] = (key, runner)
+        _runners[key] = runner
     return runner
+
+
+def _warm_env(call: WarmCall, base: Mapping[str, str], repo: Path, slot: Path, commit: str) -> dict[str, str]:
+    """:func:`warm_environment`, asked once per slot, commit and command (it starts the launcher)."""
+    key = (slot, commit, call)
+    with _runners_lock:
+        env = _environments.get(key)
+    if env is None:
+        env = warm_environment(call, base, repo)
+        with _runners_lock:
+            for k in [k for k in _environments if k[0] == slot and k[1] != commit]:
+                del _environments[k]
+            _environments[key] = env
+    return env
 
 
 DASK_HASH_SEED = "6640"
@@ -167,7 +186,7 @@ def run_stage_command(stage: str, cmd: str, repo: Path, slot: Path, commit: str,
     dvc_vars = {"DVC_STAGE": stage, "DVC_ROOT": str(repo)}
     call: WarmCall | None = parse_stage_cmd(cmd) if warm else None
     if call is not None:
-        env = warm_environment(call, base, repo)
+        env = _warm_env(call, base, repo, slot, commit)
         runner = _runner_for(slot, repo, commit, env)
         return runner.run(str(repo / call.script), call.args, cwd=repo, env=dvc_vars, log=log), log, True
     with open(log, "wb") as out:
