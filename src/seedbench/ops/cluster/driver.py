@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seedbench.core.errors import SeedbenchError
+from seedbench.core.errors import RemoteError, SeedbenchError
 from seedbench.ops.cluster.lockmerge import (
     attempt_conflicts,
     merge_lock_text,
@@ -190,6 +190,16 @@ def repro_on_cluster(
         if code != 0:
             raise StageError(f"dvc {' '.join(args[:1])} failed:\n{_tail(out + err)}")
 
+    def _transfer(action: str, remote_name: str, targets: Sequence[str], why: str) -> None:
+        """``dvc push|fetch -r REMOTE TARGETS``; a failure is one line naming the remote and the setting to fix."""
+        code, out, err = children.run([*dvc, "--wait-for-lock", action, "-r", remote_name, *targets], root, env)
+        if code != 0:
+            from seedbench.ops.remote import resolve_remote
+            from seedbench.ops.remote_failures import explain_failure
+
+            explained = explain_failure(action, resolve_remote(root, remote_name), out + "\n" + err)
+            raise RemoteError(f"{why}: {explained}")
+
     started = time.perf_counter()
     deps = stage_graph(root)
     plan = make_plan(deps, None)
@@ -205,7 +215,7 @@ def repro_on_cluster(
     else:
         needed = sorted({s for ins in inputs.values() for s in ins})
         if needed:
-            _dvc(["push", "-r", remote.name, *needed])
+            _transfer("push", remote.name, needed, f"the workers' inputs ({', '.join(needed)}) were not pushed")
         pushed_here = True
     report.upstream_seconds = time.perf_counter() - started
     echo(f"seedbench repro: {len(units)} runs to reproduce, {plan.skipped_units} up to date; "
@@ -264,7 +274,11 @@ def repro_on_cluster(
             "nothing was merged into dvc.lock:\n" + "\n".join(lines))
     entries = {stage: entry for result in results.values() for stage, entry in result.entries.items()}
     if entries:
-        _merge(root, entries, list(deps), cache_dir, remote if pushed_here else None, _dvc,
+        def _fetch(stages: Sequence[str]) -> None:
+            _transfer("fetch", remote.name, stages, "the runs' outputs were not fetched back to be checked "
+                      "(dvc.lock left as it was)")
+
+        _merge(root, entries, list(deps), cache_dir, _fetch if pushed_here else None, _dvc,
                lambda stages: _changed(root, stages, dvc, env, children))
     report.merge_seconds = time.perf_counter() - started
     if failures:
@@ -280,16 +294,17 @@ def repro_on_cluster(
 
 
 def _merge(root: Path, entries: dict[str, dict[str, Any]], order: list[str], cache_dir: Path,
-           fetch_from: RemoteSpec | None, dvc: Callable[[Sequence[str]], None],
+           fetch: Callable[[Sequence[str]], None] | None, dvc: Callable[[Sequence[str]], None],
            changed: Callable[[Sequence[str]], list[str]]) -> None:
-    """Write ``entries`` into dvc.lock, fetch and re-hash their objects, check out; the old lock back on any failure."""
+    """Write ``entries`` into dvc.lock, fetch (``fetch``: from the workers' remote; ``None``: the objects are in
+    the cache already) and re-hash their objects, check out; the old lock back on any failure."""
     lock = root / "dvc.lock"
     old = lock.read_text() if lock.is_file() else None
     write_lock(lock, merge_lock_text(old, entries, order, str(lock)))
     try:
         stages = list(entries)
-        if fetch_from is not None:
-            dvc(["fetch", "-r", fetch_from.name, *stages])
+        if fetch is not None:
+            fetch(stages)
         problems = object_problems(cache_dir, entries)
         if problems:
             raise StageError(f"{len(problems)} returned output(s) do not match the bytes in the remote; "
