@@ -23,8 +23,10 @@ The final ``dvc.lock`` is the one a sequential ``dvc repro`` writes (portable
 mode gives the same bits on every x86-64 node; tested).
 
 Ctrl-C: pending tasks are cancelled, a local cluster is shut down (its workers
-take their runs with them), ``dvc.lock`` is left as it was or, once the merge
-has begun, restored; nothing half-written is merged.
+take their runs with them; a remote cluster's running tasks finish on their
+workers, since Dask cannot stop a running task, and are not merged),
+``dvc.lock`` is left as it was or, once the merge has begun, restored; nothing
+half-written is merged.
 """
 
 from __future__ import annotations
@@ -374,6 +376,10 @@ def repro(
                                     children=children, warm=warm)
     except KeyboardInterrupt:
         stopped = children.stop()
-        echo(f"seedbench repro: interrupted; stopped {stopped} running dvc process group(s) and the cluster's tasks; "
+        # Dask cannot stop a task that already runs: on a cluster of one's own it runs to its end on its worker.
+        tasks = ("the local cluster was shut down with its runs" if cluster is None else
+                 "the cluster's tasks not yet started were cancelled; runs already on a worker finish there "
+                 "(their outputs reach the remote; none is merged)")
+        echo(f"seedbench repro: interrupted; stopped {stopped} running dvc process group(s); {tasks}; "
              "dvc.lock left as it was")
         raise
