@@ -7,8 +7,8 @@ PID at the end. The driver repositories are clones of the bare repository (micro
 profile: FD001 × linear × 2 replicates) with the S3 remote as their default remote.
 Nothing is mocked: the failures are real (a worker's process group SIGKILLed while
 its run trains, a worker process that exits after a task finished but before its
-result reached the scheduler, a closed port, SIGINT to the driver). About 2 to
-2.5 minutes on 2 cores (most of it three real pipelines and a 10 s connect timeout).
+result reached the scheduler, a closed port, SIGINT to the driver). About 2
+minutes on 2 busy cores (most of it three real pipelines and a 10 s connect timeout).
 """
 
 from __future__ import annotations
