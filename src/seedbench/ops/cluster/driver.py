@@ -24,8 +24,10 @@ The final ``dvc.lock`` is the one a sequential ``dvc repro`` writes (portable
 mode gives the same bits on every x86-64 node; tested).
 
 Ctrl-C: pending tasks are cancelled, a local cluster is shut down (its workers
-take their runs with them), ``dvc.lock`` is left as it was or, once the merge
-has begun, restored; nothing half-written is merged.
+take their runs with them; a remote cluster's running tasks finish on their
+workers, since Dask cannot stop a running task, and are not merged),
+``dvc.lock`` is left as it was or, once the merge has begun, restored; nothing
+half-written is merged.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seedbench.core.errors import SeedbenchError
+from seedbench.core.errors import RemoteError, SeedbenchError
 from seedbench.ops.cluster.lockmerge import (
     attempt_conflicts,
     merge_lock_text,
@@ -239,6 +241,16 @@ def repro_on_cluster(
         if code != 0:
             raise StageError(f"dvc {' '.join(args[:1])} failed:\n{_tail(out + err)}")
 
+    def _transfer(action: str, remote_name: str, targets: Sequence[str], why: str) -> None:
+        """``dvc push|fetch -r REMOTE TARGETS``; a failure is one line naming the remote and the setting to fix."""
+        code, out, err = children.run([*dvc, "--wait-for-lock", action, "-r", remote_name, *targets], root, env)
+        if code != 0:
+            from seedbench.ops.remote import resolve_remote
+            from seedbench.ops.remote_failures import explain_failure
+
+            explained = explain_failure(action, resolve_remote(root, remote_name), out + "\n" + err)
+            raise RemoteError(f"{why}: {explained}")
+
     started = time.perf_counter()
     deps = stage_graph(root)
     plan = make_plan(deps, None)
@@ -254,7 +266,7 @@ def repro_on_cluster(
     else:
         needed = sorted({s for ins in inputs.values() for s in ins})
         if needed:
-            _dvc(["push", "-r", remote.name, *needed])
+            _transfer("push", remote.name, needed, f"the workers' inputs ({', '.join(needed)}) were not pushed")
         pushed_here = True
     report.upstream_seconds = time.perf_counter() - started
     echo(f"seedbench repro: {len(units)} runs to reproduce, {plan.skipped_units} up to date; "
@@ -313,7 +325,11 @@ def repro_on_cluster(
             "nothing was merged into dvc.lock:\n" + "\n".join(lines))
     entries = {stage: entry for result in results.values() for stage, entry in result.entries.items()}
     if entries:
-        _merge(root, entries, list(deps), cache_dir, remote if pushed_here else None, _dvc,
+        def _fetch() -> None:  # no targets: see _merge
+            _transfer("fetch", remote.name, [], "the runs' outputs were not fetched back to be checked "
+                      "(dvc.lock left as it was)")
+
+        _merge(root, entries, list(deps), cache_dir, _fetch if pushed_here else None, _dvc,
                lambda: changed_stages(root, dvc, children, env))
     report.merge_seconds = time.perf_counter() - started
     if failures:
@@ -329,9 +345,10 @@ def repro_on_cluster(
 
 
 def _merge(root: Path, entries: dict[str, dict[str, Any]], order: list[str], cache_dir: Path,
-           fetch_from: RemoteSpec | None, dvc: Callable[[Sequence[str]], None],
+           fetch: Callable[[], None] | None, dvc: Callable[[Sequence[str]], None],
            changed: Callable[[], set[str]]) -> None:
-    """Write ``entries`` into dvc.lock, fetch and re-hash their objects, check out; the old lock back on any failure.
+    """Write ``entries`` into dvc.lock, fetch (``fetch``: from the workers' remote; ``None``: the objects are in
+    the cache already) and re-hash their objects, check out; the old lock back on any failure.
 
     ``dvc fetch``/``checkout``/``status`` run without targets: DVC collects each target on its own (≈ 80 ms
     a target on a 100-run matrix, more on larger ones), while the whole workspace is one pass and only the
@@ -341,8 +358,8 @@ def _merge(root: Path, entries: dict[str, dict[str, Any]], order: list[str], cac
     old = lock.read_text() if lock.is_file() else None
     write_lock(lock, merge_lock_text(old, entries, order, str(lock)))
     try:
-        if fetch_from is not None:
-            dvc(["fetch", "-r", fetch_from.name])
+        if fetch is not None:
+            fetch()
         problems = object_problems(cache_dir, entries)
         if problems:
             raise StageError(f"{len(problems)} returned output(s) do not match the bytes in the remote; "
@@ -402,6 +419,10 @@ def repro(
                                     children=children, warm=warm)
     except KeyboardInterrupt:
         stopped = children.stop()
-        echo(f"seedbench repro: interrupted; stopped {stopped} running dvc process group(s) and the cluster's tasks; "
+        # Dask cannot stop a task that already runs: on a cluster of one's own it runs to its end on its worker.
+        tasks = ("the local cluster was shut down with its runs" if cluster is None else
+                 "the cluster's tasks not yet started were cancelled; runs already on a worker finish there "
+                 "(their outputs reach the remote; none is merged)")
+        echo(f"seedbench repro: interrupted; stopped {stopped} running dvc process group(s); {tasks}; "
              "dvc.lock left as it was")
         raise
