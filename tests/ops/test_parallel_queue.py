@@ -17,6 +17,7 @@ from dvc_repo import dvc_env, make_repo, micro_params, run
 
 from seedbench.core.errors import ParamsError
 from seedbench.ops.parallel import check_thread_budget, make_plan, sort_lockfile
+from seedbench.provenance.volatile import read_volatile
 from seedbench.reporting.dvcmetrics import metric_key, parse_metric_value
 
 # -- planning (no DVC) ------------------------------------------------------------------------------
@@ -81,6 +82,8 @@ def test_seedbench_repro_runs_the_matrix_on_a_local_cluster_and_writes_dvc_repro
     for rep in (0, 1):
         manifest = json.loads((repo / f"runs/FD001/linear/rep_{rep}/manifest.json").read_text())
         assert manifest["determinism"]["torch_threads"] == 1
+        volatile = read_volatile(repo / f"runs/FD001/linear/rep_{rep}", manifest)  # brought back from the worker
+        assert volatile is not None and volatile["kind"] == "run", volatile
     stages = list(yaml.safe_load((repo / "dvc.lock").read_text())["stages"])
     assert stages.index("train@FD001-linear-1") < stages.index("evaluate@FD001-linear-0") < stages.index("aggregate")
 

@@ -331,6 +331,7 @@ def repro_on_cluster(
 
         _merge(root, entries, list(deps), cache_dir, _fetch if pushed_here else None, _dvc,
                lambda: changed_stages(root, dvc, children, env))
+        _put_volatile(root, [result.volatile for result in results.values()])
     report.merge_seconds = time.perf_counter() - started
     if failures:
         raise StageError(f"{len(failures)} of {len(units)} runs failed (finished runs are merged and cached):\n"
@@ -342,6 +343,17 @@ def repro_on_cluster(
     report.downstream_seconds = time.perf_counter() - started
     echo(f"seedbench repro: done in {report.total_seconds:.1f} s ({report.warm_runs} of {len(units)} runs warm)")
     return report
+
+
+def _put_volatile(root: Path, records: Sequence[dict[str, str]]) -> None:
+    """Write the runs' ``volatile.json`` (from their workers) beside their checked-out outputs."""
+    from seedbench.core.files import atomic_write_text
+
+    for record in records:
+        for rel, text in record.items():
+            path = (root / rel).resolve()
+            if path.is_relative_to(root.resolve()) and path.parent.is_dir():  # a path from a worker: stay inside
+                atomic_write_text(path, text)
 
 
 def _merge(root: Path, entries: dict[str, dict[str, Any]], order: list[str], cache_dir: Path,

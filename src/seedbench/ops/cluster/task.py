@@ -86,6 +86,9 @@ class UnitResult:
     log_tails: dict[str, str] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     """Seconds per phase: checkout, pull, run, commit_push (what the bookkeeping costs beside the run)."""
+    volatile: dict[str, str] = field(default_factory=dict)
+    """``{repo-relative path: text}`` of the ``volatile.json`` files the run wrote beside its outputs (times,
+    host, git state: no DVC output, so they travel here), for the driver to put in place."""
 
 
 def outs_hashes(entry: Mapping[str, Any]) -> dict[str, str]:
@@ -202,6 +205,20 @@ def _lock_entries(repo: Path, stages: Sequence[str]) -> dict[str, dict[str, Any]
     return {stage: lock["stages"][stage] for stage in stages}
 
 
+def _volatile_records(repo: Path, entries: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The ``volatile.json`` beside any output of ``entries`` (one per run folder)."""
+    from seedbench.core.names import VOLATILE_FILENAME
+
+    found: dict[str, str] = {}
+    for entry in entries.values():
+        for out in entry.get("outs") or []:
+            candidate = (repo / str(out["path"])).parent / VOLATILE_FILENAME
+            rel = candidate.relative_to(repo).as_posix()
+            if rel not in found and candidate.is_file():
+                found[rel] = candidate.read_text()
+    return found
+
+
 def _record_attempt(queue_name: str | None, stages: Mapping[str, Mapping[str, Any]], worker: str) -> None:
     if queue_name is None:
         return
@@ -291,7 +308,8 @@ def run_unit(spec: UnitSpec, bundle: bytes) -> UnitResult:
                 raise RunFailed(f"{worker}: cannot push {', '.join(spec.stages)} to remote {spec.remote.name!r} "
                                 f"({spec.remote.url}): {type(exc).__name__}: {exc}") from None
         entries = _lock_entries(repo, spec.stages)
+        volatile = _volatile_records(repo, entries)
     _record_attempt(spec.attempts_queue, entries, worker)
     phase("commit_push")
     return UnitResult(entries=entries, worker=worker, seconds=time.perf_counter() - started, warm=ran_warm,
-                      log_tails=tails, phases={k: round(v, 3) for k, v in phases.items()})
+                      log_tails=tails, phases={k: round(v, 3) for k, v in phases.items()}, volatile=volatile)
