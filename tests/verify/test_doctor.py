@@ -141,3 +141,14 @@ def test_doctor_runs_without_dvc_dvclive_or_the_hub_client(repo_root: Path, tmp_
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
     assert json.loads((tmp_path / "a.json").read_text())["method"] == "mlp"
+
+
+def test_doctor_refuses_a_cuda_params_file_rather_than_trace_the_cpu(repo_root: Path) -> None:
+    import yaml
+
+    from seedbench.core.params import params_from_dict
+
+    raw = yaml.safe_load((repo_root / "profiles" / "tiny.yaml").read_text())
+    raw["train"].update(device="cuda", determinism="native")
+    with pytest.raises(ParamsError, match=r"train\.device: cuda: seedbench doctor traces the CPU kernels"):
+        record_trace(params_from_dict(raw, repo_root / "methods"), dataset="FD001", method="mlp", steps=1)

@@ -133,6 +133,11 @@ def record_trace(
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ParamsError(f"doctor --steps: expected a positive integer, got {steps!r}")
+    if params.train.device != "cpu":
+        raise ParamsError(
+            f"train.device: {params.train.device}: seedbench doctor traces the CPU kernels of a training step and "
+            "would silently trace a CPU run instead; give it a params file with train.device: cpu (--params), "
+            "and compare GPU runs with bench/cuda_determinism.py (README: Training on a GPU)")
     mode = determinism or params.train.determinism
     threads = set_torch_threads(params.train.torch_threads if torch_threads is None else torch_threads, "doctor --threads")
     workers = params.train.num_workers if num_workers is None else num_workers
