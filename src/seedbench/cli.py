@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         transfer.add_argument("-j", "--jobs", type=int, default=None, help="parallel transfers")
         transfer.add_argument("--repo", default=".", help="repository root (default: .)")
 
-    par = _add(sub, "repro", "`dvc repro` with the independent matrix runs (train@…, evaluate@…) N at a time; "
+    par = _add(sub, "repro", "`dvc repro` with the independent matrix runs (train@…) N at a time; "
                "N × train.torch_threads must not exceed the cores. Same dvc.lock as `dvc repro`, sooner.",
                "seedbench repro -j 2", _cmd_repro)
     par.add_argument("-j", "--jobs", type=int, default=2, help="runs at a time (default 2)")

@@ -26,9 +26,17 @@ DEPS = {
     "prepare@FD001": {"fetch"},
     "train@FD001-linear-0": {"prepare@FD001"},
     "train@FD001-linear-1": {"prepare@FD001"},
-    "evaluate@FD001-linear-0": {"train@FD001-linear-0"},
-    "evaluate@FD001-linear-1": {"train@FD001-linear-1"},
-    "aggregate": {"evaluate@FD001-linear-0", "evaluate@FD001-linear-1", "train@FD001-linear-0"},
+    "aggregate": {"train@FD001-linear-0", "train@FD001-linear-1"},
+}
+
+# A pipeline with a second matrix group per run (``score@…`` after ``train@…``): what make_plan's ``groups`` allow.
+DEPS_TWO_GROUPS = {
+    "prepare@FD001": set(),
+    "train@FD001-linear-0": {"prepare@FD001"},
+    "train@FD001-linear-1": {"prepare@FD001"},
+    "score@FD001-linear-0": {"train@FD001-linear-0"},
+    "score@FD001-linear-1": {"train@FD001-linear-1"},
+    "aggregate": {"score@FD001-linear-0", "score@FD001-linear-1", "train@FD001-linear-0"},
 }
 
 
@@ -45,14 +53,22 @@ def test_oversubscription_is_refused_naming_jobs_and_torch_threads() -> None:
 def test_plan_runs_upstream_first_and_each_run_as_one_unit() -> None:
     plan = make_plan(DEPS, None)
     assert plan.upstream == ("fetch", "prepare@FD001")
-    assert plan.units == (("train@FD001-linear-0", "evaluate@FD001-linear-0"),
-                          ("train@FD001-linear-1", "evaluate@FD001-linear-1"))
-    changed = make_plan(DEPS, {"evaluate@FD001-linear-1", "aggregate"})
-    assert changed.units == (("train@FD001-linear-1", "evaluate@FD001-linear-1"),) and changed.skipped_units == 1
+    assert plan.units == (("train@FD001-linear-0",), ("train@FD001-linear-1",))
+    changed = make_plan(DEPS, {"train@FD001-linear-1", "aggregate"})
+    assert changed.units == (("train@FD001-linear-1",),) and changed.skipped_units == 1
+
+
+def test_a_unit_keeps_every_group_of_one_run_together_in_group_order() -> None:
+    groups = ("train", "score")
+    plan = make_plan(DEPS_TWO_GROUPS, None, groups)
+    assert plan.units == (("train@FD001-linear-0", "score@FD001-linear-0"),
+                          ("train@FD001-linear-1", "score@FD001-linear-1"))
+    changed = make_plan(DEPS_TWO_GROUPS, {"score@FD001-linear-1", "aggregate"}, groups)
+    assert changed.units == (("train@FD001-linear-1", "score@FD001-linear-1"),) and changed.skipped_units == 1
 
 
 def test_runs_are_dealt_into_batches_of_the_same_mix() -> None:
-    units = [(f"train@{m}-{r}", f"evaluate@{m}-{r}") for m in ("linear", "bilstm") for r in range(5)]
+    units = [(f"train@{m}-{r}",) for m in ("linear", "bilstm") for r in range(5)]
     batches = deal(units, 4)
     assert sorted(u for b in batches for u in b) == sorted(units)
     assert [len(b) for b in batches] == [3, 3, 2, 2]
@@ -85,7 +101,7 @@ def test_seedbench_repro_runs_the_matrix_two_at_a_time_and_records_threads(repo:
         manifest = json.loads((repo / f"runs/FD001/linear/rep_{rep}/manifest.json").read_text())
         assert manifest["determinism"]["torch_threads"] == 1
     stages = list(yaml.safe_load((repo / "dvc.lock").read_text())["stages"])
-    assert stages.index("train@FD001-linear-1") < stages.index("evaluate@FD001-linear-0") < stages.index("aggregate")
+    assert stages.index("train@FD001-linear-0") < stages.index("train@FD001-linear-1") < stages.index("aggregate")
 
 
 @pytest.mark.e2e

@@ -1,7 +1,7 @@
 """Parallel seeds on one machine: the independent matrix stages of one experiment, N at a time.
 
 ``dvc repro`` runs stages one after another. The runs of the matrix
-(``train@<dataset>-<method>-<rep>`` and its ``evaluate@…``) share only
+(``train@<dataset>-<method>-<rep>``, which also writes the run's metrics) share only
 read-only inputs, so they can run side by side; DVC's per-output locks and its
 repository lock (held while DVC checks and saves a stage, released while the
 stage's command runs) make concurrent ``dvc --wait-for-lock repro --single-item``
@@ -11,8 +11,8 @@ lock" — which a busy machine reaches.) :func:`repro`
 does exactly that, in three steps, DVC being the engine throughout:
 
 1. ``dvc repro`` of every stage upstream of the matrix (fetch, prepare@…);
-2. the runs K that ``dvc status`` reports as changed (each ``train@K``
-   then ``evaluate@K``), dealt into ``2 × jobs`` batches that mix methods
+2. the runs K that ``dvc status`` reports as changed (each ``train@K``),
+   dealt into ``2 × jobs`` batches that mix methods
    and datasets alike, each batch one ``dvc repro --single-item --keep-going …``
    call, ``jobs`` batches at a time (one DVC start-up per batch, not per run:
    on the default profile a DVC start-up costs about as much as a small run);
@@ -47,8 +47,9 @@ from pathlib import Path
 
 from seedbench.core.errors import ParamsError, SeedbenchError
 
-PARALLEL_GROUPS: tuple[str, ...] = ("train", "evaluate")
-"""Matrix stage groups whose items run in parallel; items with the same key (after ``@``) form one unit."""
+PARALLEL_GROUPS: tuple[str, ...] = ("train",)
+"""Matrix stage groups whose items run in parallel; items with the same key (after ``@``) form one unit
+(one stage per unit today; a unit keeps several groups' stages of one run together, in this order)."""
 
 
 class StageError(SeedbenchError):
@@ -127,7 +128,7 @@ def make_plan(deps: dict[str, set[str]], changed: set[str] | None, groups: Seque
     """Split the pipeline into upstream stages and parallel units (only those with a ``changed`` stage).
 
     ``changed=None`` schedules every unit. Units keep pipeline order; inside a
-    unit, stages come in group order (train before evaluate).
+    unit, stages come in the order of ``groups``.
     """
     order = list(deps)
     parallel = [s for s in order if unit_key(s, groups) is not None]
