@@ -16,8 +16,8 @@ for the aggregate stage: ``runs/<dataset>/<method>/rep_<r>/`` holding
 - ``predictions.csv`` written by ``seedbench.results.predictions.write_predictions`` (NASA's test-unit
   counts: FD001 100, FD002 259 units; true RUL capped at 125 like ``prepare.cap_test_labels``);
 - ``results.json`` built by ``seedbench.results.record.build_results`` from that file read back, and
-  written by ``seedbench.core.files.write_json`` — the evaluate stage's own code path, so the per-run
-  ``rmse_ci`` bootstrap also uses ``stats.n_resamples``;
+  written by ``seedbench.core.files.write_json`` — the train stage's own code path (metrics only: the
+  per-run ``rmse_ci`` bootstrap is the aggregate stage's, ``reports/run_intervals.json``, timed below);
 - ``dvclive/plots/metrics/{train,val}_loss.tsv`` (+ ``dvclive/metrics.json``) written by
   ``seedbench.training.live.EpochLogger``, the train stage's logger (``linear``: 1 epoch, the other methods
   between ``patience + 1`` and ``max_epochs`` of their params).
@@ -47,7 +47,9 @@ What is timed (wall clock, ``time.perf_counter``; CPU time recorded alongside)
    fresh interpreter that only does the stage's imports (its own and the lazy ``scikit_posthocs``
    / ``pandas`` ones), i.e. the fixed start-up cost.
 2. In-process breakdown of the stage, step by step, with the stage's own calls in its order:
-   ``load_params``, ``collect_results``, ``stats.aggregate``, the three JSON files, ``summary.md``,
+   ``load_params``, ``collect_results``, the per-run intervals (``collect_predictions`` +
+   ``run_intervals_report``: one BCa interval over test units per run, ``stats.n_resamples`` each),
+   ``stats.aggregate``, the JSON files, ``summary.md``,
    ``seed_spread.csv``, the CD diagram PNG, the seed-spread PNG, ``learning_curves.csv``,
    ``predictions_best.csv``; plus ``stats.aggregate``'s parts re-run on their own (bootstrap cells,
    Friedman/Nemenyi, pairwise claims). One untimed warm-up pass per shape first (lazy imports,
@@ -96,13 +98,14 @@ import yaml
 
 from seedbench.core import seeds
 from seedbench.core.files import atomic_write_text, write_json
-from seedbench.core.names import BUILTIN_METHODS, LIVE_DIRNAME
+from seedbench.core.names import BUILTIN_METHODS, LIVE_DIRNAME, RUN_INTERVALS_FILENAME
 from seedbench.core.params import Params, load_params
 from seedbench.provenance.environment import cpu_model
 from seedbench.reporting import plotdata, plots
 from seedbench.reporting.dvcmetrics import exp_show_metrics
 from seedbench.reporting.markdown import summary_markdown
 from seedbench.reporting.reproducibility import reproducibility_statement
+from seedbench.results.intervals import run_intervals_report
 from seedbench.results.predictions import (
     Predictions,
     read_predictions,
@@ -110,6 +113,7 @@ from seedbench.results.predictions import (
 )
 from seedbench.results.record import build_results
 from seedbench.results.trees import (
+    collect_predictions,
     collect_results,
     expected_runs,
     folder_reader,
@@ -134,12 +138,13 @@ REAL_SKILL = {"linear": 32.0, "mlp": 18.0, "cnn1d": 16.5, "bilstm": 15.5}
 """Typical test RMSE (cycles) on FD001 per real method; synthetic methods draw theirs."""
 
 OUTPUT_FILES = (
-    "metrics.json", "summary.json", "statistics.json", "claims.json", "summary.md", "seed_spread.csv",
-    "cd_diagram.png", "seed_spread.png", "learning_curves.csv", "predictions_best.csv",
+    "metrics.json", "summary.json", "statistics.json", RUN_INTERVALS_FILENAME, "claims.json", "summary.md",
+    "seed_spread.csv", "cd_diagram.png", "seed_spread.png", "learning_curves.csv", "predictions_best.csv",
 )
 
 STEPS = (
-    "load_params", "collect_results", "stats.aggregate", "write JSON (summary, statistics, claims)",
+    "load_params", "collect_results", "per-run intervals (predictions + bootstrap per run)", "stats.aggregate",
+    "write JSON (summary, statistics, run intervals, claims)",
     "summary.md (markdown + reproducibility)", "seed_spread.csv", "plot: CD diagram PNG",
     "plot: seed spread PNG", "learning_curves.csv", "predictions_best.csv",
 )
@@ -217,8 +222,7 @@ def build_tree(root: Path, params: Params, methods: list[str], seed: int) -> int
                 write_predictions(run / "predictions.csv", Predictions(np.arange(1, units + 1, dtype=np.int64), true, pred))
                 results = build_results(
                     read_predictions(run / "predictions.csv"), dataset=d, method=m, replicate=int(r),
-                    experiment_seed=params.seed, confidence=params.stats.confidence,
-                    n_resamples=params.stats.n_resamples,
+                    experiment_seed=params.seed,
                 )
                 write_json(run / "results.json", results)
                 final = float(results["metrics"]["rmse"]) ** 2
@@ -311,6 +315,13 @@ def stage_steps(params_path: Path, tree: Path, out: Path, methods: list[str] | N
     def collect(s: dict[str, Any]) -> None:
         s["results"] = collect_results(folder_reader(root), s["params"], where=f"folder {root}")
 
+    def run_intervals(s: dict[str, Any]) -> None:
+        p = s["params"]
+        s["run_intervals"] = run_intervals_report(
+            collect_predictions(folder_reader(root), p, where=f"folder {root}"), expected_runs(p),
+            experiment_seed=p.seed, confidence=p.stats.confidence, n_resamples=p.stats.n_resamples,
+        )
+
     def aggregate(s: dict[str, Any]) -> None:
         p = s["params"]
         s["agg"] = run_aggregate(
@@ -323,6 +334,7 @@ def stage_steps(params_path: Path, tree: Path, out: Path, methods: list[str] | N
         write_json(out / "metrics.json", exp_show_metrics(agg.cells, agg.datasets, agg.methods, agg.rank_metric))
         write_json(out / "summary.json", agg.summary_flat())
         write_json(out / "statistics.json", agg.detail())
+        write_json(out / RUN_INTERVALS_FILENAME, s["run_intervals"])
         write_json(out / "claims.json", agg.claims())
 
     def markdown(s: dict[str, Any]) -> None:
@@ -353,7 +365,7 @@ def stage_steps(params_path: Path, tree: Path, out: Path, methods: list[str] | N
         chosen = plotdata.select_best_runs({d: agg.values_by_method(d, "rmse") for d in ds}, agg.replicates)
         atomic_write_text(out / "predictions_best.csv", plotdata.best_predictions_csv(root, chosen))
 
-    fns = (load, collect, aggregate, json_files, markdown, spread_csv, cd_png, spread_png, curves, best)
+    fns = (load, collect, run_intervals, aggregate, json_files, markdown, spread_csv, cd_png, spread_png, curves, best)
     return list(zip(STEPS, fns, strict=True))
 
 

@@ -21,7 +21,7 @@ date.", skip every stage and leave ``dvc.lock`` byte-identical; ``dvc status`` m
 same and nothing else.
 
 Part 1, the default DAG (``--repo``, default: a fresh clone, built first): the repository's own
-pipeline (fetch, prepare, train, evaluate, aggregate, publish). Its ``dvc status`` must be clean
+pipeline (fetch, prepare, train, aggregate, publish). Its ``dvc status`` must be clean
 before anything runs, so a timed ``dvc repro`` never runs a stage; nothing in the repository is
 written except DVC's own ``.dvc/tmp`` (locks) and its site cache.
 

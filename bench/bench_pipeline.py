@@ -25,7 +25,7 @@ imports and work), ``peak_rss_bytes`` its peak memory. From those, per repeat:
 
 Every repeat's ``dvc.lock`` is compared byte for byte with the first one.
 Medians over repeats; the per-stage-kind table (fetch, prepare, train per
-method, evaluate, aggregate, publish) is from the median repeat.
+method, aggregate, publish) is from the median repeat.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ GIB = 1024**3
 
 
 def stage_kind(stage: str) -> str:
-    """``train@FD001-mlp-3`` → ``train mlp``; ``evaluate@…`` → ``evaluate``; ``prepare@FD001`` → ``prepare``."""
+    """``train@FD001-mlp-3`` → ``train mlp``; ``prepare@FD001`` → ``prepare``; a single stage → its name."""
     name, _, item = stage.partition("@")
     if name == "train":
         return f"train {item.split('-')[1]}"

@@ -1,4 +1,5 @@
-"""DVC stage `aggregate`: every expected results.json → metrics, summary, claims, Friedman/CD diagram, seed spread."""
+"""DVC stage `aggregate`: every expected results.json → metrics, summary, claims, Friedman/CD diagram, seed spread;
+every expected predictions.csv → the per-run bootstrap intervals (run_intervals.json)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,24 @@ from pathlib import Path
 from seedbench.core import seeds
 from seedbench.core.edge import run_user_errors_as_messages
 from seedbench.core.files import atomic_write_text, staged_outputs, write_json
-from seedbench.core.names import methods_dir_of
+from seedbench.core.names import RUN_INTERVALS_FILENAME, methods_dir_of
 from seedbench.core.params import Params, load_params
 from seedbench.core.stagetiming import timed_stage
 from seedbench.reporting import plotdata, plots
 from seedbench.reporting.dvcmetrics import exp_show_metrics
 from seedbench.reporting.markdown import summary_markdown
 from seedbench.reporting.reproducibility import reproducibility_statement
-from seedbench.results.trees import collect_results, expected_runs, folder_reader
+from seedbench.results.intervals import run_intervals_report
+from seedbench.results.trees import (
+    collect_predictions,
+    collect_results,
+    expected_runs,
+    folder_reader,
+)
 from seedbench.stats.aggregate import Aggregate, aggregate
 
-AGGREGATE_OUTPUTS = ("metrics.json", "summary.json", "statistics.json", "claims.json", "summary.md", "seed_spread.csv",
-                     "cd_diagram.png", "seed_spread.png", "learning_curves.csv", "predictions_best.csv")
+AGGREGATE_OUTPUTS = ("metrics.json", "summary.json", "statistics.json", RUN_INTERVALS_FILENAME, "claims.json", "summary.md",
+                     "seed_spread.csv", "cd_diagram.png", "seed_spread.png", "learning_curves.csv", "predictions_best.csv")
 """What the stage writes into --out, all or nothing (dvc.yaml's outs and metric)."""
 
 
@@ -34,7 +41,13 @@ def main(argv: list[str] | None = None) -> None:
         params = load_params(args.params, methods_dir_of(__file__))
         datasets, methods = params.data.datasets, params.methods
         # Only the runs these params ask for: stale folders of other experiments are ignored.
-        results = collect_results(folder_reader(args.root), params, where=f"folder {args.root}")
+        read, where = folder_reader(args.root), f"folder {args.root}"
+        results = collect_results(read, params, where=where)
+        # Each run's interval over its test units: stats.* params, so here and not in train (results/intervals.py).
+        run_intervals = run_intervals_report(
+            collect_predictions(read, params, where=where), expected_runs(params), experiment_seed=params.seed,
+            confidence=params.stats.confidence, n_resamples=params.stats.n_resamples,
+        )
         agg = aggregate(
             results,
             confidence=params.stats.confidence,
@@ -46,12 +59,14 @@ def main(argv: list[str] | None = None) -> None:
         # Every report is written into `out` = a staging folder, renamed into args.out only when all were written:
         # a failure half-way (a missing DVCLive file, a plot) leaves the previous reports untouched, none mixed in.
         with staged_outputs(args.out, AGGREGATE_OUTPUTS) as out:
+            write_json(out / RUN_INTERVALS_FILENAME, run_intervals)
             _write_reports(out, agg, params, args.root)
-        print(f"aggregate: {len(results)} runs → {args.out}/metrics.json, summary.json, statistics.json, claims.json, summary.md, plots", file=sys.stderr)
+        print(f"aggregate: {len(results)} runs → {args.out}/metrics.json, summary.json, statistics.json, "
+              f"{RUN_INTERVALS_FILENAME}, claims.json, summary.md, plots", file=sys.stderr)
 
 
 def _write_reports(out: Path, agg: Aggregate, params: Params, root: str) -> None:
-    """Write every report of ``agg`` into folder ``out`` (exactly the names of :data:`AGGREGATE_OUTPUTS`)."""
+    """Write every report of ``agg`` into folder ``out`` (the names of :data:`AGGREGATE_OUTPUTS` but the run intervals)."""
     datasets, methods = params.data.datasets, params.methods
     write_json(out / "metrics.json", exp_show_metrics(agg.cells, datasets, methods, agg.rank_metric))  # DVC metric
     write_json(out / "summary.json", agg.summary_flat())

@@ -36,6 +36,7 @@ from seedbench.publishing.experiment import (
     leakage_summary,
     merged_determinism,
     merged_gpu_record,
+    read_run_intervals,
     read_run_manifests,
     run_entries,
     run_keys,
@@ -73,7 +74,8 @@ def main() -> None:
         keys = run_keys(params)
         run_manifests = read_run_manifests(Path(args.runs), keys)
         lock = read_yaml(DVC_LOCK) if Path(DVC_LOCK).is_file() else {}
-        runs = run_entries(Path(args.runs), keys, run_manifests, lock)
+        intervals = read_run_intervals(Path(args.reports), Path(args.runs), keys, params.seed)  # aggregate's, per run
+        runs = run_entries(Path(args.runs), keys, run_manifests, lock, intervals)
         manifest = build_manifest(
             kind="experiment", run_id=f"experiment-seed{params.seed}", code_hashes=code_hashes(".", pipeline_code_deps(read_yaml(DVC_YAML))),
             code_versions=library_versions(), seeds=seeds, determinism=merged_determinism(run_manifests),

@@ -1,4 +1,4 @@
-"""DVC stage `train@<dataset>-<method>-<rep>`: one model, one replicate → model.pt, predictions.csv, dvclive/."""
+"""DVC stage `train@<dataset>-<method>-<rep>`: one model, one replicate → model.pt, predictions.csv, results.json, dvclive/."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 from seedbench.core.edge import run_user_errors_as_messages  # noqa: E402
-from seedbench.core.files import atomic_write_bytes, staged_outputs  # noqa: E402
+from seedbench.core.files import atomic_write_bytes, staged_outputs, write_json  # noqa: E402
 from seedbench.core.names import (  # noqa: E402
     LIVE_DIRNAME,
     MANIFEST_FILENAME,
     MODEL_FILENAME,
     PREDICTIONS_FILENAME,
     PREPARED_DIR,
+    RESULTS_FILENAME,
     STAGE_ENV_VAR,
     VOLATILE_FILENAME,
     item_of_stage,
@@ -36,10 +37,11 @@ from seedbench.provenance.manifest import write_manifest  # noqa: E402
 from seedbench.provenance.runmanifest import run_manifest, volatile_record  # noqa: E402
 from seedbench.provenance.volatile import experiment_from_environ, write_volatile  # noqa: E402
 from seedbench.results.predictions import Predictions, write_predictions  # noqa: E402
+from seedbench.results.record import build_results  # noqa: E402
 from seedbench.training.live import EpochLogger  # noqa: E402
 
-TRAIN_OUTPUTS = (MODEL_FILENAME, PREDICTIONS_FILENAME, LIVE_DIRNAME, MANIFEST_FILENAME, VOLATILE_FILENAME)
-"""What one run writes into its folder, all or nothing (evaluate's results.json lies beside them)."""
+TRAIN_OUTPUTS = (MODEL_FILENAME, PREDICTIONS_FILENAME, RESULTS_FILENAME, LIVE_DIRNAME, MANIFEST_FILENAME, VOLATILE_FILENAME)
+"""What one run writes into its folder, all or nothing (results.json: its metrics; the bootstrap interval is aggregate's)."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,8 +103,12 @@ def main(argv: list[str] | None = None) -> None:
                 placement=Placement(params.train.device, params.train.precision),
             )
         atomic_write_bytes(staging / MODEL_FILENAME, model_bytes(outcome.model))
-        predicted = test_predictions(outcome, data.test.X)
-        write_predictions(staging / PREDICTIONS_FILENAME, Predictions(data.test.unit, data.test.y.astype("float64"), predicted))
+        predictions = Predictions(data.test.unit, data.test.y.astype("float64"), test_predictions(outcome, data.test.X))
+        write_predictions(staging / PREDICTIONS_FILENAME, predictions)
+        # metrics only: no stats.* param (the per-run interval is aggregate's), so changing stats.* retrains nothing
+        results = build_results(predictions, dataset=args.dataset, method=args.method, replicate=args.replicate,
+                                experiment_seed=params.seed)
+        write_json(staging / RESULTS_FILENAME, results)
 
         manifest = run_manifest(
             dataset=args.dataset, method=args.method, replicate=args.replicate, params=params, seeds=seeds,
@@ -113,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         write_volatile(volatile_record(manifest, kind="run", wall_clock_seconds=time.perf_counter() - started,
                                        experiment=experiment_from_environ(os.environ)), staging)
         status = "DIVERGED (predictions are NaN)" if outcome.diverged else f"best epoch {outcome.best_epoch}"
+        test_rmse = results["metrics"]["rmse"]
+        status += "" if test_rmse is None else f", test rmse {test_rmse:.3f}"
         print(f"{label}: {status}, {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 

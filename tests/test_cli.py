@@ -37,10 +37,21 @@ def _tree(root: Path, seed: int, rmse: dict[tuple[str, str, int], float]) -> Pat
         write_json(run_dir / "results.json", {
             "dataset": dataset, "method": method, "replicate": rep, "seed": replicate_seed(seed, rep),
             "experiment_seed": seed, "n_test_units": 10, "metrics": {"rmse": value, "mae": value, "nasa_score": value},
-            "rmse_ci": None,
         })
-        (run_dir / "predictions.csv").write_text("unit,true_rul,predicted_rul\n1,1.0,1.0\n")
+        (run_dir / "predictions.csv").write_text("unit,true_rul,predicted_rul\n1,10.0,12.5\n2,20.0,17.0\n3,30.0,31.0\n")
     return root
+
+
+def _run_intervals(root: Path, confidence: float = 0.95) -> None:
+    """``reports/run_intervals.json`` of a tree, as the aggregate stage writes it (200 resamples)."""
+    from seedbench.results.intervals import run_intervals_report
+    from seedbench.results.trees import collect_predictions, expected_runs, folder_reader, read_tree_params
+
+    read = folder_reader(root)
+    params = read_tree_params(read, where="tree")
+    write_json(root / "reports" / "run_intervals.json", run_intervals_report(
+        collect_predictions(read, params, where="tree"), expected_runs(params), experiment_seed=params.seed,
+        confidence=confidence, n_resamples=200))
 
 
 def _values(offset: float) -> dict[tuple[str, str, int], float]:
@@ -62,6 +73,35 @@ def test_compare_bit_and_seed_levels_on_folders(tmp_path: Path, capsys: pytest.C
     assert main(["compare", str(a), str(b), "--level", "seed", "--tolerance", "0.001"]) == 1
     out = capsys.readouterr().out
     assert "FAIL  FD001/linear/rep_0" in out and "seed-stable: FAIL" in out
+
+
+def test_compare_bit_reports_a_difference_in_the_per_run_intervals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = _tree(tmp_path / "a", 42, _values(0.0))
+    b = _tree(tmp_path / "b", 42, _values(0.0))
+    _run_intervals(a)
+    _run_intervals(b)
+    assert main(["compare", str(a), str(b), "--level", "bit"]) == 0
+    capsys.readouterr()
+
+    _run_intervals(b, confidence=0.9)  # same results and predictions, other per-run intervals
+    assert main(["compare", str(a), str(b), "--level", "bit"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  FD001/linear/rep_0" in out and "differ: rmse_ci" in out and "bit-exact: FAIL (0 of 8 runs pass)" in out
+    assert main(["compare", str(a), str(b), "--level", "seed"]) == 0  # only the bit level reads the intervals
+
+    (b / "reports" / "run_intervals.json").unlink()  # an interval on one side only
+    assert main(["compare", str(a), str(b), "--level", "bit"]) == 1
+    assert "differ: rmse_ci" in capsys.readouterr().out
+
+
+def test_compare_bit_refuses_intervals_of_other_predictions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = _tree(tmp_path / "a", 42, _values(0.0))
+    _run_intervals(a)
+    (a / "runs/FD002/mlp/rep_1/predictions.csv").write_text("unit,true_rul,predicted_rul\n1,10.0,11.0\n")
+    assert main(["compare", str(a), str(a), "--level", "bit"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "reports/run_intervals.json" in err and "FD002/mlp/rep_1" in err
+    assert "rerun `dvc repro aggregate`" in err
 
 
 def test_compare_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,7 +20,8 @@ from seedbench.core.stagetiming import (
     read_timings,
     timed_stage,
 )
-from seedbench.results.predictions import Predictions, write_predictions
+from seedbench.data.cmapss import write_subset
+from seedbench.data.simulate import simulate_subset
 
 
 def test_without_the_variable_nothing_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,17 +105,17 @@ def test_parallel_writers_never_interleave_lines(tmp_path: Path) -> None:
 
 
 def test_a_real_stage_records_its_timing_and_writes_the_same_outputs(repo_root: Path, tmp_path: Path) -> None:
-    runs = {}
+    raw = tmp_path / "raw"
+    write_subset(simulate_subset("FD001", seed=1, scale=0.05), raw)
+    outputs = {}
     for name, extra in (("plain", {}), ("timed", {TIMINGS_ENV: str(tmp_path / "timings.jsonl")})):
-        run = tmp_path / name
-        write_predictions(run / "predictions.csv",
-                          Predictions(np.arange(1, 6), np.array([10.0, 20, 30, 40, 50]), np.array([12.0, 18, 33, 41, 47])))
+        out = tmp_path / name
         env = {k: v for k, v in os.environ.items() if k != TIMINGS_ENV} | extra
-        subprocess.run([sys.executable, str(repo_root / "stages" / "evaluate.py"), "--params", str(repo_root / "params.yaml"),
-                        "--dataset", "FD001", "--method", "mlp", "--replicate", "0", "--run", str(run)],
+        subprocess.run([sys.executable, str(repo_root / "stages" / "prepare.py"), "--params", str(repo_root / "profiles/tiny.yaml"),
+                        "--dataset", "FD001", "--raw", str(raw), "--out", str(out)],
                        env=env, capture_output=True, text=True, timeout=120, check=True)
-        runs[name] = (run / "results.json").read_bytes()
-    assert runs["plain"] == runs["timed"]
+        outputs[name] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    assert outputs["plain"] == outputs["timed"] and "prepare.json" in outputs["timed"]
     (record,) = read_timings(tmp_path / "timings.jsonl")
-    assert record["stage"] == "evaluate@FD001-mlp-0"
-    assert json.loads(runs["timed"])["metrics"]["rmse"] > 0
+    assert record["stage"] == "prepare@FD001"
+    assert json.loads(outputs["timed"]["prepare.json"])["window"] > 0

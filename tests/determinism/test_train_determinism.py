@@ -40,7 +40,7 @@ TINY = {
     "bilstm": {"hidden_size": 4, "num_layers": 1, "dropout": 0.1, "lr": 1e-2, "weight_decay": 1e-4, "batch_size": 16, "max_epochs": 3, "patience": 2},
 }
 RUNS = [(method, workers) for method in METHODS for workers in (0, 2)]
-PINNED_FILES = ("model.pt", "predictions.csv", "dvclive/metrics.json",
+PINNED_FILES = ("model.pt", "predictions.csv", "results.json", "dvclive/metrics.json",
                 "dvclive/plots/metrics/train_loss.tsv", "dvclive/plots/metrics/val_loss.tsv")
 
 # Loads stages/train.py as a module and calls main(argv) per run; started through the launcher (which sets
@@ -134,7 +134,8 @@ def test_same_seed_in_separate_processes_gives_identical_files(workspace: Path, 
     state_b = torch.load(b / "model.pt", weights_only=True)
     assert list(state_a) == list(state_b)
     assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
-    assert sorted(p.name for p in a.iterdir()) == ["dvclive", "manifest.json", "model.pt", "predictions.csv", "volatile.json"]
+    assert sorted(p.name for p in a.iterdir()) == ["dvclive", "manifest.json", "model.pt", "predictions.csv", "results.json",
+                                                  "volatile.json"]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -149,6 +150,18 @@ def test_the_stage_command_line_reproduces_the_in_process_runs(workspace: Path) 
     ref = workspace / "a" / "w2" / "mlp" / "rep_0"
     for name in PINNED_FILES:
         assert (cli / name).read_bytes() == (ref / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_results_are_the_metrics_of_the_predictions_file_beside_them(workspace: Path, method: str) -> None:
+    """train computes results.json in memory; the numbers are those of predictions.csv read back (as evaluate did)."""
+    from seedbench.results.record import build_results
+
+    run = workspace / "a" / "w0" / method / "rep_0"
+    written = json.loads((run / "results.json").read_text())
+    assert written == build_results(read_predictions(run / "predictions.csv"), dataset=written["dataset"],
+                                    method=method, replicate=0, experiment_seed=written["experiment_seed"])
+    assert written["method"] == method and written["replicate"] == 0 and written["n_test_units"] == 4
 
 
 def test_predictions_file_has_one_row_per_test_unit(workspace: Path) -> None:

@@ -232,12 +232,12 @@ def slot_repos(cluster: DaskCluster, name: str, driver_root: Path) -> list[Path]
 
 
 def lock_objects(root: Path) -> set[str]:
-    """Every object md5 dvc.lock pins for train/evaluate (``.dir`` objects and their files), from the local cache."""
+    """Every object md5 dvc.lock pins for the runs (``.dir`` objects and their files), from the local cache."""
     from seedbench.ops.cluster.lockmerge import cache_object_path
 
     found: set[str] = set()
     for name, entry in yaml.safe_load((root / "dvc.lock").read_text())["stages"].items():
-        if not name.startswith(("train@", "evaluate@")):
+        if not name.startswith("train@"):
             continue
         for out in entry.get("outs") or []:
             found.add(out["md5"])

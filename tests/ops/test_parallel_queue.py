@@ -27,9 +27,17 @@ DEPS = {
     "prepare@FD001": {"fetch"},
     "train@FD001-linear-0": {"prepare@FD001"},
     "train@FD001-linear-1": {"prepare@FD001"},
-    "evaluate@FD001-linear-0": {"train@FD001-linear-0"},
-    "evaluate@FD001-linear-1": {"train@FD001-linear-1"},
-    "aggregate": {"evaluate@FD001-linear-0", "evaluate@FD001-linear-1", "train@FD001-linear-0"},
+    "aggregate": {"train@FD001-linear-0", "train@FD001-linear-1"},
+}
+
+# A pipeline with a second matrix group per run (``score@…`` after ``train@…``): what make_plan's ``groups`` allow.
+DEPS_TWO_GROUPS = {
+    "prepare@FD001": set(),
+    "train@FD001-linear-0": {"prepare@FD001"},
+    "train@FD001-linear-1": {"prepare@FD001"},
+    "score@FD001-linear-0": {"train@FD001-linear-0"},
+    "score@FD001-linear-1": {"train@FD001-linear-1"},
+    "aggregate": {"score@FD001-linear-0", "score@FD001-linear-1", "train@FD001-linear-0"},
 }
 
 
@@ -46,10 +54,18 @@ def test_oversubscription_is_refused_naming_jobs_and_torch_threads() -> None:
 def test_plan_runs_upstream_first_and_each_run_as_one_unit() -> None:
     plan = make_plan(DEPS, None)
     assert plan.upstream == ("fetch", "prepare@FD001")
-    assert plan.units == (("train@FD001-linear-0", "evaluate@FD001-linear-0"),
-                          ("train@FD001-linear-1", "evaluate@FD001-linear-1"))
-    changed = make_plan(DEPS, {"evaluate@FD001-linear-1", "aggregate"})
-    assert changed.units == (("train@FD001-linear-1", "evaluate@FD001-linear-1"),) and changed.skipped_units == 1
+    assert plan.units == (("train@FD001-linear-0",), ("train@FD001-linear-1",))
+    changed = make_plan(DEPS, {"train@FD001-linear-1", "aggregate"})
+    assert changed.units == (("train@FD001-linear-1",),) and changed.skipped_units == 1
+
+
+def test_a_unit_keeps_every_group_of_one_run_together_in_group_order() -> None:
+    groups = ("train", "score")
+    plan = make_plan(DEPS_TWO_GROUPS, None, groups)
+    assert plan.units == (("train@FD001-linear-0", "score@FD001-linear-0"),
+                          ("train@FD001-linear-1", "score@FD001-linear-1"))
+    changed = make_plan(DEPS_TWO_GROUPS, {"score@FD001-linear-1", "aggregate"}, groups)
+    assert changed.units == (("train@FD001-linear-1", "score@FD001-linear-1"),) and changed.skipped_units == 1
 
 
 def test_lockfile_entries_are_put_in_pipeline_order(tmp_path: Path) -> None:
@@ -85,7 +101,7 @@ def test_seedbench_repro_runs_the_matrix_on_a_local_cluster_and_writes_dvc_repro
         volatile = read_volatile(repo / f"runs/FD001/linear/rep_{rep}", manifest)  # brought back from the worker
         assert volatile is not None and volatile["kind"] == "run", volatile
     stages = list(yaml.safe_load((repo / "dvc.lock").read_text())["stages"])
-    assert stages.index("train@FD001-linear-1") < stages.index("evaluate@FD001-linear-0") < stages.index("aggregate")
+    assert stages.index("train@FD001-linear-0") < stages.index("train@FD001-linear-1") < stages.index("aggregate")
 
 
 @pytest.mark.e2e

@@ -47,29 +47,37 @@ def _scratch_copy(tmp_path: Path) -> Path:
 
 def test_a_planted_import_of_an_undeclared_module_is_named(tmp_path: Path) -> None:
     repo = _scratch_copy(tmp_path)
-    # evaluate's closure gains seedbench.ops.parallel, through a module it already imports, inside a function
+    # train's closure gains seedbench.ops.parallel, through a module it already imports (its metrics), inside a function
     metrics = repo / "src/seedbench/stats/metrics.py"
     metrics.write_text(metrics.read_text() + "\n\ndef _planted() -> None:\n    from seedbench.ops import parallel  # noqa: F401\n")
     problems = pipeline_dep_problems(_stages(repo), repo)
-    assert "runs src/seedbench/ops/parallel.py but does not depend on it" in problems["evaluate"]
-    assert "runs src/seedbench/ops/__init__.py but does not depend on it" in problems["evaluate"]
+    assert "runs src/seedbench/ops/parallel.py but does not depend on it" in problems["train"]
+    assert "runs src/seedbench/ops/__init__.py but does not depend on it" in problems["train"]
     # aggregate runs metrics.py too; the stages that never load it are untouched
     assert "runs src/seedbench/ops/parallel.py but does not depend on it" in problems["aggregate"]
-    assert set(problems) == {"evaluate", "aggregate"}
+    assert set(problems) == {"train", "aggregate"}
 
 
 def test_a_relative_import_is_followed(tmp_path: Path) -> None:
     repo = _scratch_copy(tmp_path)
     record = repo / "src/seedbench/results/record.py"
     record.write_text(record.read_text() + "\nfrom ..verify import compare  # noqa: E402,F401\n")
-    problems = stage_dep_problems(_stages(repo)["evaluate"]["cmd"], _stages(repo)["evaluate"]["deps"], repo)
+    problems = stage_dep_problems(_stages(repo)["train"]["cmd"], _stages(repo)["train"]["deps"], repo)
     assert "runs src/seedbench/verify/compare.py but does not depend on it" in problems
 
 
 def test_a_dep_on_code_the_stage_never_runs_is_named(tmp_path: Path) -> None:
-    stage = _stages(REPO)["evaluate"]
-    problems = stage_dep_problems(stage["cmd"], [*stage["deps"], "src/seedbench/training/models.py"], REPO)
-    assert problems == ["depends on src/seedbench/training/models.py but runs nothing in it"]
+    # train writes results.json (metrics) but never the bootstrap: a dep on it would retrain on every bootstrap edit
+    stage = _stages(REPO)["train"]
+    problems = stage_dep_problems(stage["cmd"], [*stage["deps"], "src/seedbench/stats/bootstrap.py"], REPO)
+    assert problems == ["depends on src/seedbench/stats/bootstrap.py but runs nothing in it"]
+
+
+def test_train_runs_its_metrics_but_no_statistics_over_runs() -> None:
+    run = files_run_by_stage(REPO, "train")
+    assert {"src/seedbench/results/record.py", "src/seedbench/stats/metrics.py"} <= run
+    assert not {f for f in run if f.startswith("src/seedbench/stats/") and not f.endswith(("__init__.py", "metrics.py"))}
+    assert "src/seedbench/results/intervals.py" not in run
 
 
 def test_train_runs_every_method_file_and_what_it_imports(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from seedbench.core import seeds
 from seedbench.core.edge import run_user_errors_as_messages
 from seedbench.reporting.dvcmetrics import parse_metric_value
 
-OUTPUTS = ["metrics.json", "summary.json", "statistics.json", "claims.json", "summary.md", "cd_diagram.png", "seed_spread.png", "seed_spread.csv",
-           "learning_curves.csv", "predictions_best.csv"]
+OUTPUTS = ["metrics.json", "summary.json", "statistics.json", "run_intervals.json", "claims.json", "summary.md", "cd_diagram.png",
+           "seed_spread.png", "seed_spread.csv", "learning_curves.csv", "predictions_best.csv"]
 
 
 def _load_stage(repo_root: Path):
@@ -81,6 +81,39 @@ def test_stage_writes_every_report_and_ignores_stale_runs(repo_root, workspace):
     md = (workspace["out"] / "summary.md").read_text()
     assert "## FD002" in md and "bilstm" not in md
     assert "## Reproducibility this run can claim" in md
+
+
+def test_stage_writes_every_runs_interval_the_evaluate_stage_wrote_before(repo_root, workspace, default_params_dict):
+    """The per-run interval moved from evaluate's results.json to reports/run_intervals.json: the same numbers."""
+    from run_interval_cases import KNOWN, OLD_RMSE_CI
+
+    from seedbench.core.hashing import file_sha256
+    from seedbench.results.predictions import write_predictions
+
+    params = default_params_dict
+    params.update(seed=42, replicates=[3], methods=["linear", "mlp"])
+    params["data"]["datasets"] = ["FD002"]
+    params["stats"].update(confidence=0.9, n_resamples=2000)
+    workspace["params"].write_text(yaml.safe_dump(params))
+    for method, rmse in (("linear", 30.0), ("mlp", 9.5)):
+        _write_run(workspace["runs"], "FD002", method, 3, 42, rmse)
+    known = workspace["runs"] / "FD002" / "mlp" / "rep_3" / "predictions.csv"
+    write_predictions(known, KNOWN)
+    _load_stage(repo_root).main(_argv(workspace))
+    report = json.loads((workspace["out"] / "run_intervals.json").read_text())
+    assert [(r["dataset"], r["method"], r["replicate"]) for r in report["runs"]] == [("FD002", "linear", 3), ("FD002", "mlp", 3)]
+    mlp = report["runs"][1]
+    assert mlp["rmse_ci"] == OLD_RMSE_CI and mlp["predictions_sha256"] == file_sha256(known)
+    assert (report["experiment_seed"], report["confidence"], report["n_resamples"]) == (42, 0.9, 2000)
+
+
+def test_missing_predictions_of_an_expected_run_is_one_line_error_naming_the_file(repo_root, workspace, capsys):
+    (workspace["runs"] / "FD001" / "cnn1d" / "rep_1" / "predictions.csv").unlink()
+    stage = _load_stage(repo_root)
+    assert run_user_errors_as_messages(lambda: stage.main(_argv(workspace)), prog="aggregate") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "runs/FD001/cnn1d/rep_1/predictions.csv" in err and "run the train stages" in err
+    assert not workspace["out"].exists()
 
 
 def test_stage_outputs_are_byte_identical_on_rerun(repo_root, workspace):

@@ -31,11 +31,11 @@ def test_the_stage_item_comes_from_the_validated_params() -> None:
 
     runs = [("FD001", "mlp", 0), ("FD001", "mlp", 1)]
     assert item_of_stage("train@FD001-mlp-1", "train", runs) == ("FD001", "mlp", 1)
-    assert item_of_stage("dvc.yaml:evaluate@FD001-mlp-0", "evaluate", runs) == ("FD001", "mlp", 0)
+    assert item_of_stage("dvc.yaml:train@FD001-mlp-0", "train", runs) == ("FD001", "mlp", 0)
     assert matrix_stage_name("prepare", ("FD002",)) == "prepare@FD002"
 
 
-@pytest.mark.parametrize("stage", ["train@FD001-mlp-0$(touch PWNED)", "train@FD001-mlp-7", "evaluate@FD001-mlp-0", None])
+@pytest.mark.parametrize("stage", ["train@FD001-mlp-0$(touch PWNED)", "train@FD001-mlp-7", "prepare@FD001-mlp-0", None])
 def test_a_stage_name_outside_the_params_is_refused(stage: str | None) -> None:
     from seedbench.core.errors import ParamsError
     from seedbench.core.names import item_of_stage

@@ -2,7 +2,7 @@
 
 A temporary clone (tiny profile, FD001, 2 seeds) gains ``methods/mygru.py``; `dvc repro` must carry it into the
 reports, claims and manifests; `dvc repro --force` must give the same dvc.lock; editing only that file must make
-`dvc status` name only its train stages (evaluate and aggregate follow from their outputs).
+`dvc status` name only its train stages (aggregate and publish follow from their outputs).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 "changing `stats.*` re-aggregates without retraining; changing `train.mlp` retrains only the `mlp` runs;
 changing `train.num_workers` retrains nothing" — and `seedbench repro -j 2` gives the same dvc.lock as
-`dvc repro`. Each params test edits the shared tiny pipeline's params.yaml and restores it.
+`dvc repro`. Each params test edits the shared tiny pipeline's params.yaml and restores it. The per-run
+bootstrap interval (`reports/run_intervals.json`) uses `stats.confidence` and `stats.n_resamples`: it is the
+aggregate stage's, so those two rerun aggregate (and publish) and no train stage either.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from pipeline_helpers import run, tiny_clone
+from pipeline_helpers import files_written_by_pipeline, run, tiny_clone
 
 pytestmark = pytest.mark.e2e
 
@@ -64,10 +66,33 @@ def test_changing_stats_reaggregates_without_retraining(tiny_pipeline: dict[str,
     repo, env = tiny_pipeline["repo"], tiny_pipeline["env"]
     with params_changed(repo, {"stats.seed_stable_tolerance": 0.02}):
         assert stale_stages(repo, env) == {"aggregate"}
+    # the per-run intervals use these two; aggregate computes them, so no train stage reruns
     with params_changed(repo, {"stats.confidence": 0.9}):
-        stale = stale_stages(repo, env)
-    # the per-run interval of evaluate uses the confidence too; no train stage does
-    assert "aggregate" in stale and stale - {"aggregate"} and all(s.startswith("evaluate@") for s in stale - {"aggregate"})
+        assert stale_stages(repo, env) == {"aggregate"}
+    with params_changed(repo, {"stats.n_resamples": 1000}):
+        assert stale_stages(repo, env) == {"aggregate"}
+
+
+def test_changing_n_resamples_reruns_aggregate_and_publish_and_no_train(tiny_pipeline: dict[str, Any]) -> None:
+    """`dvc repro` itself (not only `dvc status`): new per-run intervals, no run folder touched; then back again."""
+    repo, env = tiny_pipeline["repo"], tiny_pipeline["env"]
+    before = {p: p.read_bytes() for p in [repo / "dvc.lock", *files_written_by_pipeline(repo)]}
+    try:
+        with params_changed(repo, {"stats.n_resamples": 1000}):
+            out = run(["dvc", "repro"], repo, env=env).stdout
+            ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")}
+            assert ran == {"aggregate", "publish"}, out
+            report = json.loads((repo / "reports/run_intervals.json").read_text())
+            assert report["n_resamples"] == 1000 and all(r["rmse_ci"]["n_resamples"] == 1000 for r in report["runs"])
+            runs = [p for p in before if "runs" in p.relative_to(repo).parts[:1]]
+            assert runs and all(p.read_bytes() == before[p] for p in runs)  # results.json, predictions, models as they were
+    finally:
+        run(["dvc", "repro"], repo, env=env)  # params restored: the run-cache brings aggregate's and publish's outputs back
+        after = {p: p.read_bytes() if p.is_file() else None for p in before}
+        for path, data in before.items():
+            if after[path] != data:
+                path.write_bytes(data)  # publish/volatile.json (times, host; no DVC out): the shared run's own again
+    assert [p.relative_to(repo).as_posix() for p in before if after[p] != before[p]] == ["publish/volatile.json"]
 
 
 def test_changing_one_method_retrains_only_that_method(tiny_pipeline: dict[str, Any]) -> None:

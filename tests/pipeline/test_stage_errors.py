@@ -110,14 +110,15 @@ def _train(ws: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.e2e
 def test_train_failing_after_the_model_is_built_leaves_the_run_folder_as_it_was(tmp_path: Path) -> None:
-    """All outputs or none: the run manifest (which reads SOURCE.json) comes after model.pt and predictions.csv."""
+    """All outputs or none: the run manifest (which reads SOURCE.json) comes after model.pt, predictions.csv, results.json."""
     ws = _workspace(tmp_path)
     assert _prepare(ws).returncode == 0
     assert _train(ws).returncode == 0
     run = ws / "runs/FD001/linear/rep_0"
-    (run / "results.json").write_text("{}\n")  # evaluate's output in the same folder: never touched by train
+    (run / "notes.txt").write_text("mine\n")  # a file train does not own, in the same folder: never touched by train
     before = _snapshot(run)
-    assert {"model.pt", "predictions.csv", "manifest.json", "volatile.json", "dvclive/metrics.json"} <= set(before)
+    assert {"model.pt", "predictions.csv", "results.json", "manifest.json", "volatile.json",
+            "dvclive/metrics.json"} <= set(before)
 
     params = yaml.safe_load((ws / "params.yaml").read_text())
     params["train"]["linear"]["alpha"] *= 10  # a new model.pt and predictions.csv, if they were written
@@ -132,4 +133,5 @@ def test_train_failing_after_the_model_is_built_leaves_the_run_folder_as_it_was(
     assert _train(ws).returncode == 0
     after = _snapshot(run)
     assert after["model.pt"] != before["model.pt"] and after["predictions.csv"] != before["predictions.csv"]
-    assert after["results.json"] == before["results.json"]
+    assert after["results.json"] != before["results.json"]  # the new predictions' metrics, written with them
+    assert after["notes.txt"] == before["notes.txt"]

@@ -150,7 +150,7 @@ def test_experiment_manifest_aggregates_every_run_with_its_results(tiny_pipeline
     volatile = read_volatile(repo / "publish", m)
     assert m["kind"] == "experiment" and volatile is not None and volatile["git"]["dirty"] is False
     assert volatile["git"]["git_sha"] == run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
-    assert {"stages/evaluate.py", "src/seedbench/stats/metrics.py", "src/seedbench/training/loop.py"} <= set(m["code_hashes"])
+    assert {"stages/aggregate.py", "src/seedbench/stats/metrics.py", "src/seedbench/training/loop.py"} <= set(m["code_hashes"])
     assert m["config_hash"] == config_hash(params_as_dict(params))
     assert m["seeds"] == json.loads(json.dumps(experiment_seeds(params)))
     source = json.loads((repo / "data/raw/SOURCE.json").read_text())

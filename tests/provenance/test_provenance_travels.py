@@ -105,17 +105,17 @@ def test_run_cache_round_trip_leaves_every_manifest_describing_the_results_besid
 
 @pytest.mark.e2e
 def test_a_manifest_from_uncommitted_code_is_refused_naming_the_file(repo: Path) -> None:
-    script = repo / "stages/evaluate.py"
+    script = repo / "stages/aggregate.py"
     original = script.read_text()
     try:
         script.write_text(original + "\n# an uncommitted change\n")
         run(["dvc", "repro"], repo)
         volatile = json.loads((repo / "publish/volatile.json").read_text())
-        assert volatile["git"]["dirty"] is True and "stages/evaluate.py" in volatile["git"]["dirty_paths"]
+        assert volatile["git"]["dirty"] is True and "stages/aggregate.py" in volatile["git"]["dirty_paths"]
         refused = run(["seedbench", "replay", "publish/manifest.json"], repo, check=False)
     finally:
         script.write_text(original)
     assert refused.returncode == 2, refused.stdout + refused.stderr
-    assert "dirty manifest" in refused.stderr and "stages/evaluate.py (changed)" in refused.stderr
+    assert "dirty manifest" in refused.stderr and "stages/aggregate.py (changed)" in refused.stderr
     assert "re-running" not in refused.stderr
     assert run(["git", "worktree", "list"], repo).stdout.count("\n") == 1, "the scratch worktree is removed"

@@ -1,7 +1,7 @@
 """The numpy-only BCa bootstrap (seedbench.stats.bootstrap) against scipy.stats.bootstrap on the same draws.
 
 scipy is imported here as the reference only; seedbench.stats.bootstrap must not need it
-(the evaluate stage runs 40+ times per pipeline and must stay free of heavy imports).
+(a numpy port: every run's interval over its test units, drawn by the aggregate stage, needs nothing else).
 """
 
 from __future__ import annotations
@@ -237,14 +237,11 @@ def test_per_run_interval_is_scipys_interval_of_rmse() -> None:
 HEAVY = ("scipy", "torch", "matplotlib")
 
 
-def test_evaluate_stage_import_chain_loads_no_scipy_torch_or_matplotlib() -> None:
-    """``stages/evaluate.py`` and everything it imports stay light (run in a fresh interpreter)."""
+def test_bootstrap_and_the_run_intervals_load_no_scipy_torch_or_matplotlib() -> None:
+    """The per-run intervals (``seedbench.results.intervals``) and the bootstrap stay numpy-only (a fresh interpreter)."""
     code = (
-        "import importlib.util, json, sys\n"
-        "import seedbench.stats.bootstrap, seedbench.results.record\n"
-        f"spec = importlib.util.spec_from_file_location('evaluate_stage', {str(REPO_ROOT / 'stages' / 'evaluate.py')!r})\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(module)\n"
+        "import json, sys\n"
+        "import seedbench.stats.bootstrap, seedbench.results.intervals\n"
         f"print(json.dumps(sorted({{name.split('.')[0] for name in sys.modules}} & set({list(HEAVY)!r}))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)

@@ -444,6 +444,21 @@ def test_bit_level_compares_prediction_hashes_when_given():
     assert not compare_results(a, a, "bit", prediction_hashes_a={key: "ab"}, prediction_hashes_b={key: "cd"}).passed
 
 
+def test_bit_level_compares_the_per_run_intervals_wherever_each_side_keeps_them():
+    a = _results(datasets=("FD001",), methods=("linear",), reps=(0,))
+    key = ("FD001", "linear", 0)
+    ci = {"statistic": "rmse", "estimate": 20.0, "low": 18.5, "high": 21.75, "confidence": 0.95, "n_resamples": 2000}
+    assert compare_results(a, a, "bit", intervals_a={key: ci}, intervals_b={key: dict(ci)}).passed
+    other = compare_results(a, a, "bit", intervals_a={key: ci}, intervals_b={key: {**ci, "n_resamples": 1000}})
+    assert not other.passed and other.rows[0]["detail"] == "differ: rmse_ci"
+    # a side without reports/run_intervals.json (intervals None) falls back to its records: an older results.json
+    # carried the interval itself, a current one has none
+    old = [{**r, "rmse_ci": ci} for r in a]
+    assert compare_results(old, a, "bit", intervals_b={key: ci}).passed
+    assert compare_results(a, a, "bit").passed
+    assert compare_results(a, a, "bit", intervals_b={key: ci}).rows[0]["detail"] == "differ: rmse_ci"
+
+
 def test_seed_level_uses_the_tolerance_per_run():
     a = _results()
     b = [{**r, "metrics": {**r["metrics"], "rmse": r["metrics"]["rmse"] + 0.005}} for r in a]

@@ -200,8 +200,8 @@ def staged_directory(final_dir: str | os.PathLike[str]) -> Iterator[Path]:
 def staged_outputs(final_dir: str | os.PathLike[str], names: Sequence[str]) -> Iterator[Path]:
     """Yield an empty staging folder; on success move each of ``names`` from it into ``final_dir``, else none.
 
-    For a stage whose outputs share a folder with files it does not own (a run
-    folder also holds evaluate's ``results.json``): write every output under its
+    For a stage whose outputs are files of a folder that may hold others it does
+    not own (a run folder's outs are declared file by file): write every output under its
     final name into the staging folder; only when the block succeeds and every
     name was written is each renamed into place (files and folders, replacing
     the previous ones). On an exception nothing in ``final_dir`` changes (a

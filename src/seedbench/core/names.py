@@ -15,7 +15,7 @@ from typing import Any
 
 # ----------------------------------------------------------------- files of a run and of the pipeline
 RESULTS_FILENAME = "results.json"
-"""A run's test metrics and identity (evaluate stage), ``runs/<dataset>/<method>/rep_<r>/results.json``."""
+"""A run's test metrics and identity (train stage), ``runs/<dataset>/<method>/rep_<r>/results.json``."""
 PREDICTIONS_FILENAME = "predictions.csv"
 """A run's test predictions, one row per test unit (train stage)."""
 MODEL_FILENAME = "model.pt"
@@ -30,6 +30,8 @@ PARAMS_FILENAME = "params.yaml"
 """The experiment's params file at the repository root."""
 CODE_ROOTS: tuple[str, ...] = ("stages", "src", "methods")
 """Top-level folders holding pipeline code: a stage dep below one of them is code (recorded in ``code_hashes``)."""
+RUN_INTERVALS_FILENAME = "run_intervals.json"
+"""Every run's bootstrap interval of test RMSE over units (aggregate stage), ``reports/run_intervals.json``."""
 SOURCE_RECORD_NAME = "SOURCE.json"
 """``data/raw/SOURCE.json``: where every raw file came from, with its sha256."""
 
@@ -47,7 +49,9 @@ RAW_DIR = "data/raw"
 PREPARED_DIR = "data/prepared"
 """Where ``prepare@<dataset>`` writes (``data/prepared/<dataset>/``)."""
 RUNS_DIR = "runs"
-"""Where the matrix stages write (``runs/<dataset>/<method>/rep_<r>/``)."""
+"""Where the matrix stage ``train@…`` writes (``runs/<dataset>/<method>/rep_<r>/``)."""
+REPORTS_DIR = "reports"
+"""Where ``aggregate`` writes its reports (``reports/summary.json``, ``reports/run_intervals.json``, …)."""
 
 
 def run_dir(key: RunKey) -> str:

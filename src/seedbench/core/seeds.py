@@ -33,7 +33,7 @@ STREAM_WORKERS = "workers"
 STREAM_BOOTSTRAP = "bootstrap"
 """Bootstrap resampling of the statistics (per dataset, method, metric below it)."""
 STREAM_BOOTSTRAP_RUN = "bootstrap-run"
-"""The per-run bootstrap interval of a test metric over units (evaluate stage)."""
+"""The per-run bootstrap interval of a test metric over units (aggregate stage, ``reports/run_intervals.json``)."""
 STREAM_SIMULATOR = "simulate"
 """Under ``data.builtin.seed``: the fleet simulator (part of the data's identity, not the experiment's)."""
 

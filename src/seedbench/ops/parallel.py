@@ -28,8 +28,9 @@ from pathlib import Path
 
 from seedbench.core.errors import ParamsError, SeedbenchError
 
-PARALLEL_GROUPS: tuple[str, ...] = ("train", "evaluate")
-"""Matrix stage groups whose items run in parallel; items with the same key (after ``@``) form one unit."""
+PARALLEL_GROUPS: tuple[str, ...] = ("train",)
+"""Matrix stage groups whose items run in parallel; items with the same key (after ``@``) form one unit
+(one stage per unit today; a unit keeps several groups' stages of one run together, in this order)."""
 
 
 class StageError(SeedbenchError):
@@ -93,7 +94,7 @@ def make_plan(deps: dict[str, set[str]], changed: set[str] | None, groups: Seque
     """Split the pipeline into upstream stages and parallel units (only those with a ``changed`` stage).
 
     ``changed=None`` schedules every unit. Units keep pipeline order; inside a
-    unit, stages come in group order (train before evaluate).
+    unit, stages come in the order of ``groups``.
     """
     order = list(deps)
     parallel = [s for s in order if unit_key(s, groups) is not None]

@@ -44,7 +44,7 @@ def pipeline_status(repo_dir: str | Path, params: Params) -> PipelineStatus:
     done, missing = [], []
     for dataset, method, rep in expected_runs(params):
         name = f"{dataset}-{method}-{rep}"
-        fresh = f"train@{name}" not in stale and f"evaluate@{name}" not in stale
+        fresh = f"train@{name}" not in stale
         exists = (Path(repo_dir) / run_path((dataset, method, rep), RESULTS_FILENAME)).is_file()
         (done if fresh and exists else missing).append(name)
     return PipelineStatus(stale=stale, runs_done=done, runs_missing=missing)
@@ -59,7 +59,7 @@ def status_text(status: PipelineStatus, params: Params) -> str:
         f"runs done and up to date: {len(status.runs_done)} of {n_runs}",
     ]
     if status.runs_missing:
-        lines.append("runs to (re)train or evaluate: " + ", ".join(status.runs_missing))
+        lines.append("runs to (re)train: " + ", ".join(status.runs_missing))
     if status.stale:
         lines.append(f"stages `dvc repro` would run: {len(status.stale)}")
         for stage, changes in status.stale.items():

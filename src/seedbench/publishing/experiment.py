@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from seedbench.core.names import (
     MODEL_FILENAME,
     PREDICTIONS_FILENAME,
     RESULTS_FILENAME,
+    RUN_INTERVALS_FILENAME,
     RunKey,
 )
 from seedbench.core.params import Params
@@ -25,6 +27,7 @@ from seedbench.core.seeds import (
 from seedbench.provenance.dvclock import lock_stage_entry
 from seedbench.provenance.manifest import MANIFEST_FILENAME
 from seedbench.provenance.volatile import read_volatile
+from seedbench.results.intervals import run_intervals_of
 
 
 def run_keys(params: Params) -> list[RunKey]:
@@ -84,11 +87,28 @@ def train_stage_name(key: RunKey) -> str:
     return f"train@{key[0]}-{key[1]}-{key[2]}"
 
 
-def run_entries(runs_root: Path, keys: list[RunKey], run_manifests: list[dict[str, Any]],
-                dvc_lock: dict[str, Any]) -> list[dict[str, Any]]:
-    """One entry per run for ``publish/manifest.json``: results, hashes, the lock entry, the run manifest.
+def read_run_intervals(reports_dir: Path, runs_root: Path, keys: list[RunKey], experiment_seed: int) -> dict[RunKey, dict[str, Any]]:
+    """``{run key: rmse_ci}`` from ``<reports_dir>/run_intervals.json``, each checked against the run's predictions.
 
-    ``results`` is the run's ``results.json`` as written by the evaluate stage,
+    Raises :class:`DataFormatError` when the file is missing or stale (an
+    interval of other predictions than the run's ``predictions.csv``: the
+    reports are older than the runs), saying to run the aggregate stage.
+    """
+    path = reports_dir / RUN_INTERVALS_FILENAME
+    if not path.is_file():
+        raise DataFormatError(f"{path}: missing; run the aggregate stage (`dvc repro aggregate`)")
+    hashes = {key: file_sha256(run_dir(runs_root, key) / PREDICTIONS_FILENAME) for key in keys
+              if (run_dir(runs_root, key) / PREDICTIONS_FILENAME).is_file()}
+    return run_intervals_of(read_json(path), where=str(path), experiment_seed=experiment_seed, prediction_hashes=hashes)
+
+
+def run_entries(runs_root: Path, keys: list[RunKey], run_manifests: list[dict[str, Any]],
+                dvc_lock: dict[str, Any], run_intervals: Mapping[RunKey, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per run for ``publish/manifest.json``: results, interval, hashes, the lock entry, the run manifest.
+
+    ``results`` is the run's ``results.json`` as written by the train stage,
+    ``rmse_ci`` its bootstrap interval over test units from ``run_intervals``
+    (:func:`read_run_intervals`; the aggregate stage's, ``None`` when absent),
     ``predictions_sha256`` / ``model_sha256`` hash its deterministic outputs (the
     baseline that ``seedbench replay`` compares against), ``dvc_lock`` is the
     ``train@…`` entry of the final ``dvc.lock`` (deps and outs md5), and
@@ -102,7 +122,7 @@ def run_entries(runs_root: Path, keys: list[RunKey], run_manifests: list[dict[st
         folder = run_dir(runs_root, key)
         results_path = folder / RESULTS_FILENAME
         if not results_path.is_file():
-            raise DataFormatError(f"{results_path}: missing; run the evaluate stage (`dvc repro evaluate@{key[0]}-{key[1]}-{key[2]}`)")
+            raise DataFormatError(f"{results_path}: missing; run the train stage (`dvc repro {train_stage_name(key)}`)")
         stage = train_stage_name(key)
         locked = lock_stage_entry(dvc_lock, stage)
         computed = (manifest.get("dvc_lock") or {}).get("deps")
@@ -112,6 +132,7 @@ def run_entries(runs_root: Path, keys: list[RunKey], run_manifests: list[dict[st
             "method": key[1],
             "replicate": key[2],
             "results": read_json(results_path),
+            "rmse_ci": dict(run_intervals[key]) if key in run_intervals else None,
             "predictions_sha256": file_sha256(folder / PREDICTIONS_FILENAME),
             "model_sha256": file_sha256(folder / MODEL_FILENAME),
             "dvc_lock": {"stage": stage, **locked} if locked else None,

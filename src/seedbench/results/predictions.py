@@ -44,24 +44,30 @@ def read_predictions(path: str | Path) -> Predictions:
     """Read ``predictions.csv`` (raises :class:`DataFormatError` naming file and line)."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataFormatError(f"{path}: missing; run the train stage first") from None
+    return parse_predictions(text, where=str(path))
+
+
+def parse_predictions(text: str, *, where: str) -> Predictions:
+    """The :class:`Predictions` of ``predictions.csv`` text; ``where`` names the file in errors (file:line)."""
+    lines = text.splitlines()
     if not lines or lines[0] != HEADER:
-        raise DataFormatError(f"{path}:1: expected header {HEADER!r}")
+        raise DataFormatError(f"{where}:1: expected header {HEADER!r}")
     units, trues, preds = [], [], []
     for number, line in enumerate(lines[1:], start=2):
         parts = line.split(",")
         if len(parts) != 3:
-            raise DataFormatError(f"{path}:{number}: expected 3 comma-separated values, got {len(parts)}")
+            raise DataFormatError(f"{where}:{number}: expected 3 comma-separated values, got {len(parts)}")
         try:
             units.append(int(parts[0]))
             trues.append(float(parts[1]))
             preds.append(float(parts[2]))
         except ValueError:
-            raise DataFormatError(f"{path}:{number}: not a number in {line!r}") from None
+            raise DataFormatError(f"{where}:{number}: not a number in {line!r}") from None
         if math.isnan(trues[-1]):
-            raise DataFormatError(f"{path}:{number}: true_rul is NaN")
+            raise DataFormatError(f"{where}:{number}: true_rul is NaN")
     if not units:
-        raise DataFormatError(f"{path}: no prediction rows")
+        raise DataFormatError(f"{where}: no prediction rows")
     return Predictions(np.asarray(units, dtype=np.int64), np.asarray(trues), np.asarray(preds))

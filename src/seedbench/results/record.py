@@ -1,7 +1,15 @@
 """``results.json`` of one run: identity (dataset, method, replicate, seeds) and test metrics.
 
-Results are data: no timestamps, hosts or durations (those live in manifests).
-NaN metrics (a diverged run) are written as ``null`` and flagged, never dropped.
+Written by the train stage beside the predictions it describes, in the same
+all-or-nothing step. Results are data: no timestamps, hosts or durations
+(those live in manifests). NaN metrics (a diverged run) are written as
+``null`` and flagged, never dropped.
+
+No ``stats.*`` param enters here: the per-run bootstrap interval of RMSE is
+the aggregate stage's (:mod:`seedbench.results.intervals`,
+``reports/run_intervals.json``), so changing ``stats.confidence`` or
+``stats.n_resamples`` retrains nothing. This module imports numpy and
+:mod:`seedbench.stats.metrics` only (no scipy, no bootstrap).
 """
 
 from __future__ import annotations
@@ -11,9 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from seedbench.core.seeds import STREAM_BOOTSTRAP_RUN, generator, replicate_seed
+from seedbench.core.seeds import replicate_seed
 from seedbench.results.predictions import Predictions
-from seedbench.stats.bootstrap import bootstrap_interval_over_units
 from seedbench.stats.metrics import mae, nasa_score, rmse
 
 
@@ -28,15 +35,30 @@ def build_results(
     method: str,
     replicate: int,
     experiment_seed: int,
-    confidence: float,
-    n_resamples: int,
 ) -> dict[str, Any]:
-    """The results.json mapping of one run (pure; the bootstrap stream is derived from the seeds)."""
+    """The results.json mapping of one run (pure).
+
+    Parameters
+    ----------
+    predictions : Predictions
+        The run's test predictions: ``true_rul`` and ``predicted_rul`` of shape
+        ``(n_test_units,)``, cycles.
+    dataset, method, replicate
+        The run's key.
+    experiment_seed : int
+        ``params.yaml: seed``; the replicate seed is derived from it.
+
+    Returns
+    -------
+    dict
+        ``dataset``, ``method``, ``replicate``, ``seed`` (replicate seed),
+        ``experiment_seed``, ``n_test_units``, ``diverged`` and ``metrics``
+        (``rmse``, ``mae`` in cycles, ``nasa_score`` dimensionless; ``None``
+        when not finite).
+    """
     y_true, y_pred = predictions.true_rul, predictions.predicted_rul
     metrics = {"rmse": rmse(y_true, y_pred), "mae": mae(y_true, y_pred), "nasa_score": nasa_score(y_true, y_pred)}
     diverged = not all(math.isfinite(v) for v in metrics.values())
-    rng = generator(experiment_seed, STREAM_BOOTSTRAP_RUN, dataset, method, replicate)
-    rmse_ci = bootstrap_interval_over_units(y_true, y_pred, confidence=confidence, n_resamples=n_resamples, rng=rng)
     return {
         "dataset": dataset,
         "method": method,
@@ -46,5 +68,4 @@ def build_results(
         "n_test_units": int(np.asarray(y_true).size),
         "diverged": diverged,
         "metrics": {name: _json_float(value) for name, value in metrics.items()},
-        "rmse_ci": rmse_ci,
     }

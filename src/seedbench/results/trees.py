@@ -3,7 +3,9 @@
 A result tree is what ``seedbench compare`` and the aggregate stage read: the
 params of the experiment and, for exactly the runs those params list
 (datasets × methods × replicates), each run's ``results.json`` and the sha256
-of its ``predictions.csv``. It can come from
+of its ``predictions.csv`` — and, when asked for, every run's bootstrap
+interval from ``reports/run_intervals.json`` (:mod:`seedbench.results.intervals`),
+checked against those predictions. It can come from
 
 - a folder: a workspace (``.``) or any checkout holding ``params.yaml`` and ``runs/``;
 - a revision: an experiment name (``seed33``), a branch, tag or commit, read
@@ -12,7 +14,6 @@ of its ``predictions.csv``. It can come from
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,22 +23,41 @@ from typing import Any
 import yaml
 
 from seedbench.core.errors import DataFormatError, SeedbenchError
-from seedbench.core.names import PREDICTIONS_FILENAME, RESULTS_FILENAME, RunKey, run_dir
+from seedbench.core.hashing import bytes_sha256
+from seedbench.core.names import (
+    PREDICTIONS_FILENAME,
+    REPORTS_DIR,
+    RESULTS_FILENAME,
+    RUN_INTERVALS_FILENAME,
+    RunKey,
+    run_dir,
+)
 from seedbench.core.params import Params, params_from_dict
 from seedbench.results.index import run_key, run_name
+from seedbench.results.intervals import RunPredictions, run_intervals_of
+from seedbench.results.predictions import parse_predictions
 
 ReadBytes = Callable[[str], bytes]
 """Reads a repository-relative POSIX path; raises FileNotFoundError when absent."""
 
 
+RUN_INTERVALS_PATH = f"{REPORTS_DIR}/{RUN_INTERVALS_FILENAME}"
+"""``reports/run_intervals.json`` (POSIX, repository-relative): the aggregate stage's per-run intervals."""
+
+
 @dataclass(frozen=True)
 class ResultTree:
-    """One experiment's results: ``results`` in params order, ``prediction_hashes`` by run key."""
+    """One experiment's results: ``results`` in params order, ``prediction_hashes`` by run key.
+
+    ``run_intervals`` is ``{run key: rmse_ci}`` from ``reports/run_intervals.json``
+    when it was asked for and the tree has that file; ``None`` otherwise.
+    """
 
     name: str
     params: Params
     results: list[dict[str, Any]]
     prediction_hashes: dict[RunKey, str]
+    run_intervals: dict[RunKey, dict[str, Any]] | None = None
 
 
 def run_path(key: RunKey, filename: str) -> str:
@@ -93,10 +113,59 @@ def prediction_hashes(read: ReadBytes, params: Params) -> dict[RunKey, str]:
     hashes: dict[RunKey, str] = {}
     for key in expected_runs(params):
         try:
-            hashes[key] = "sha256:" + hashlib.sha256(read(run_path(key, PREDICTIONS_FILENAME))).hexdigest()
+            hashes[key] = bytes_sha256(read(run_path(key, PREDICTIONS_FILENAME)))
         except FileNotFoundError:
             continue
     return hashes
+
+
+def collect_predictions(read: ReadBytes, params: Params, *, where: str) -> dict[RunKey, RunPredictions]:
+    """Every run's parsed ``predictions.csv`` and its sha256, for exactly the runs ``params`` lists.
+
+    Raises :class:`DataFormatError` naming every missing file (``where`` says
+    which tree) or the file and line of a malformed one.
+    """
+    out: dict[RunKey, RunPredictions] = {}
+    missing: list[str] = []
+    for key in expected_runs(params):
+        path = run_path(key, PREDICTIONS_FILENAME)
+        try:
+            raw = read(path)
+        except FileNotFoundError:
+            missing.append(path)
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataFormatError(f"{where}: {path}: not UTF-8 text") from None
+        out[key] = RunPredictions(parse_predictions(text, where=f"{where}: {path}"), bytes_sha256(raw))
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
+        raise DataFormatError(
+            f"{where}: {len(missing)} expected predictions.csv missing (its params list these runs): {shown}; "
+            "run the train stages (`dvc repro`)"
+        )
+    return out
+
+
+def read_run_intervals(
+    read: ReadBytes, params: Params, hashes: dict[RunKey, str], *, where: str
+) -> dict[RunKey, dict[str, Any]] | None:
+    """``{run key: rmse_ci}`` from the tree's ``reports/run_intervals.json``; ``None`` when it has none.
+
+    Every run in ``hashes`` (its predictions' sha256) must have an interval
+    computed from those very predictions (:func:`seedbench.results.intervals.run_intervals_of`).
+    """
+    try:
+        raw = read(RUN_INTERVALS_PATH)
+    except FileNotFoundError:
+        return None
+    try:
+        report = json.loads(raw)
+    except ValueError as exc:
+        raise DataFormatError(f"{where}: {RUN_INTERVALS_PATH}: not valid JSON ({exc})") from None
+    return run_intervals_of(report, where=f"{where}: {RUN_INTERVALS_PATH}", experiment_seed=params.seed,
+                            prediction_hashes=hashes)
 
 
 def folder_reader(root: str | Path) -> ReadBytes:
@@ -147,16 +216,22 @@ def read_tree_params(read: ReadBytes, *, where: str) -> Params:
         raise DataFormatError(f"{where}: {exc}") from None
 
 
-def load_result_tree(spec: str, *, repo: str | Path = ".") -> ResultTree:
-    """Load a result tree from a folder path or, failing that, a revision of ``repo``."""
+def load_result_tree(spec: str, *, repo: str | Path = ".", intervals: bool = False) -> ResultTree:
+    """Load a result tree from a folder path or, failing that, a revision of ``repo``.
+
+    ``intervals=True`` also reads the per-run intervals (``ResultTree.run_intervals``;
+    stale reports are a :class:`DataFormatError`), which only a bit-level comparison needs.
+    """
     if Path(spec).is_dir():
         read, where = folder_reader(spec), f"folder {spec}"
     else:
         read, where = revision_reader(repo, spec), f"revision {spec}"
     params = read_tree_params(read, where=where)
+    hashes = prediction_hashes(read, params)
     return ResultTree(
         name=spec,
         params=params,
         results=collect_results(read, params, where=where),
-        prediction_hashes=prediction_hashes(read, params),
+        prediction_hashes=hashes,
+        run_intervals=read_run_intervals(read, params, hashes, where=where) if intervals else None,
     )

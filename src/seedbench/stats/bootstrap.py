@@ -1,8 +1,10 @@
 """Bootstrap confidence intervals (BCa, percentile fallback) in numpy alone, without scipy.
 
-The evaluate stage runs once per (dataset, method, replicate) and needs one
-interval per run; importing :mod:`scipy.stats` for it cost about a second per
-process, 60 times the work itself. This module reproduces
+Every (dataset, method, replicate) run gets one interval over its test units
+(:func:`bootstrap_interval_over_units`; the aggregate stage draws them all,
+:mod:`seedbench.results.intervals`). It was written when a stage per run drew
+each in its own process, where importing :mod:`scipy.stats` cost about a second,
+60 times the work itself. This module reproduces
 ``scipy.stats.bootstrap(data=(sample,), statistic, method="BCa",
 vectorized=True, rng=rng)`` (scipy 1.17) for a 1-D sample with numpy and the
 stdlib :class:`statistics.NormalDist` (Φ and Φ⁻¹ in place of
@@ -360,7 +362,7 @@ def bootstrap_interval_over_units(
     n_resamples: int = DEFAULT_N_RESAMPLES,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    """Per-run BCa interval of test RMSE, resampling test units (for ``results.json: rmse_ci``).
+    """Per-run BCa interval of test RMSE, resampling test units (``reports/run_intervals.json: runs[].rmse_ci``).
 
     Parameters
     ----------

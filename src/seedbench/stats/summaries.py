@@ -6,8 +6,8 @@ an explicit :class:`numpy.random.Generator` built by :mod:`seedbench.core.seeds`
 Returned dicts are JSON-ready: plain ``int``/``float``/``str``, and ``None``
 wherever a quantity is undefined (one seed has no SEM, a diverged run has no
 interval); they never hold NaN. Bootstrap intervals (BCa) come from
-:mod:`seedbench.stats.bootstrap`, which is numpy-only so that the per-run evaluate
-stage never imports scipy.
+:mod:`seedbench.stats.bootstrap`, which is numpy-only (a port of scipy's BCa,
+cross-checked against it), so the per-run intervals need no scipy.
 
 Conventions
 -----------

@@ -9,7 +9,8 @@
 The distribution level is :mod:`seedbench.verify.distribution`; the recipe's own
 rule (mean within ±2·SEM, std within ±20%) is printed beside it, not used.
 
-:func:`compare_results` works on lists of ``results.json`` records;
+:func:`compare_results` works on lists of ``results.json`` records (with, at
+the bit level, each run's bootstrap interval from ``reports/run_intervals.json``);
 :func:`compare_trees` loads two result trees (folders or revisions, see
 :mod:`seedbench.results.trees`) and compares them; :func:`comparison_table`
 prints the verdict for a terminal.
@@ -78,11 +79,27 @@ class Comparison:
         })
 
 
+RunIntervals = Mapping[RunKey, Mapping[str, Any]]
+"""``{run key: rmse_ci}``: each run's bootstrap interval of test RMSE (``reports/run_intervals.json``)."""
+
+
+def _run_interval(key: RunKey, record: Mapping[str, Any], intervals: RunIntervals | None) -> Any:
+    """Run ``key``'s interval: from ``intervals`` when given, else the record's own ``rmse_ci``.
+
+    A ``results.json`` written before the interval moved to the aggregate stage
+    carries it itself (older revisions and published manifests); a current one has none.
+    """
+    return intervals.get(key) if intervals is not None else record.get("rmse_ci")
+
+
 def _compare_bit(
     key: RunKey, ra: Mapping[str, Any], rb: Mapping[str, Any],
     hashes_a: Mapping[RunKey, str] | None, hashes_b: Mapping[RunKey, str] | None,
+    intervals_a: RunIntervals | None = None, intervals_b: RunIntervals | None = None,
 ) -> dict[str, Any]:
-    differ = [f for f in ("seed", "n_test_units", "metrics", "rmse_ci") if dumps_json(ra.get(f)) != dumps_json(rb.get(f))]
+    differ = [f for f in ("seed", "n_test_units", "metrics") if dumps_json(ra.get(f)) != dumps_json(rb.get(f))]
+    if dumps_json(_run_interval(key, ra, intervals_a)) != dumps_json(_run_interval(key, rb, intervals_b)):
+        differ.append("rmse_ci")
     if hashes_a is not None or hashes_b is not None:
         ha, hb = (hashes_a or {}).get(key), (hashes_b or {}).get(key)
         if ha is None or hb is None or ha != hb:
@@ -121,6 +138,8 @@ def compare_results(
     alpha: float = DEFAULT_ALPHA,
     prediction_hashes_a: Mapping[RunKey, str] | None = None,
     prediction_hashes_b: Mapping[RunKey, str] | None = None,
+    intervals_a: RunIntervals | None = None,
+    intervals_b: RunIntervals | None = None,
 ) -> Comparison:
     """Check two sets of ``results.json`` records against a reproducibility level (GRACE recipe).
 
@@ -129,8 +148,12 @@ def compare_results(
     ``"bit"`` (bit-exact, Δ = 0)
         Runs matched by (dataset, method, replicate); each passes when the
         canonical JSON of its ``seed``, ``n_test_units``, ``metrics`` and
-        ``rmse_ci`` is identical, and — when hashes are given as
+        per-run interval ``rmse_ci`` is identical, and — when hashes are given as
         ``{(dataset, method, replicate): sha256}`` — the predictions' sha256 too.
+        A side's intervals come from ``intervals_a`` / ``intervals_b``
+        (``{run key: rmse_ci}``, ``reports/run_intervals.json``) when given,
+        else from its records (``results.json`` of older revisions held it);
+        a run whose interval is missing on one side only differs.
     ``"seed"`` (seed-stable)
         Runs matched by (dataset, method, replicate) with the same replicate
         seed; each passes when ``|metric_A − metric_B| ≤ tolerance`` (default
@@ -155,7 +178,8 @@ def compare_results(
         only_b = tuple(run_name(k) for k in sorted(ib.keys() - ia.keys()))
         for key in sorted(ia.keys() & ib.keys()):
             if level == "bit":
-                rows.append(_compare_bit(key, ia[key], ib[key], prediction_hashes_a, prediction_hashes_b))
+                rows.append(_compare_bit(key, ia[key], ib[key], prediction_hashes_a, prediction_hashes_b,
+                                         intervals_a, intervals_b))
             else:
                 rows.append(_compare_seed(key, ia[key], ib[key], metric, tolerance))
     else:
@@ -173,18 +197,26 @@ def compare_results(
 def compare_trees(
     a: str, b: str, level: Level, *, tolerance: float = 0.01, alpha: float = DEFAULT_ALPHA, repo: str | Path = "."
 ) -> Comparison:
-    """Load result trees ``a`` (the reference) and ``b`` and compare them at ``level``."""
+    """Load result trees ``a`` (the reference) and ``b`` and compare them at ``level``.
+
+    At the bit level each tree's per-run intervals (``reports/run_intervals.json``)
+    are compared too; a tree without that file falls back to its records'
+    ``rmse_ci`` (none in a current ``results.json``).
+    """
     from seedbench.results.trees import load_result_tree
 
-    tree_a, tree_b = load_result_tree(a, repo=repo), load_result_tree(b, repo=repo)
+    bit = level == "bit"
+    tree_a, tree_b = load_result_tree(a, repo=repo, intervals=bit), load_result_tree(b, repo=repo, intervals=bit)
     return compare_results(
         tree_a.results,
         tree_b.results,
         level,
         tolerance,
         alpha=alpha,
-        prediction_hashes_a=tree_a.prediction_hashes if level == "bit" else None,
-        prediction_hashes_b=tree_b.prediction_hashes if level == "bit" else None,
+        prediction_hashes_a=tree_a.prediction_hashes if bit else None,
+        prediction_hashes_b=tree_b.prediction_hashes if bit else None,
+        intervals_a=tree_a.run_intervals,
+        intervals_b=tree_b.run_intervals,
     )
 
 

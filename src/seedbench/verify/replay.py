@@ -19,7 +19,8 @@ Steps, in order (each refusal names what to do):
 6. choose the level (:func:`choose_level`), re-run ``dvc repro --force
    aggregate`` in the scratch checkout with its own ``src/`` first on
    ``PYTHONPATH`` (so the recorded code runs), verify every raw file's sha256;
-7. compare the new ``results.json`` (and predictions' sha256) with the results
+7. compare the new ``results.json`` (and predictions' sha256, and at the bit
+   level each run's interval in ``reports/run_intervals.json``) with the results
    the manifest recorded, with :func:`seedbench.verify.compare.compare_results`:
    bit-exact when every library version matches and, run by run,
    :func:`seedbench.determinism.expectations.expected_level` promises it (same
@@ -219,8 +220,8 @@ def choose_level(manifest: Mapping[str, Any], installed: Mapping[str, str | None
       ``train.determinism`` mode and its variables, torch threads, numerics
       library versions, deterministic flags, CUDA);
     - ``bit`` only when every library in ``code_versions`` (the runs' and the
-      publisher's) equals the installed one (scipy, for instance, draws the
-      bootstrap intervals in results.json); a different major version of
+      publisher's) equals the installed one (numpy, for instance, draws the
+      per-run bootstrap intervals); a different major version of
       python (major.minor), torch, numpy, scipy or pandas → ``distribution``;
     - ``bit`` only on the same GPU models, for runs that trained on a GPU
       (``determinism.device``; the GPU itself is judged by ``expected_level``).
@@ -287,6 +288,18 @@ def baseline_results(manifest: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
         results.append(dict(run["results"]))
         hashes[(run["dataset"], run["method"], int(run["replicate"]))] = run["predictions_sha256"]
     return results, hashes
+
+
+def baseline_intervals(manifest: Mapping[str, Any]) -> dict[tuple[str, str, int], Any] | None:
+    """``{run key: rmse_ci}`` the manifest recorded per run; ``None`` for a manifest from before runs carried one.
+
+    Such an older manifest holds each interval inside its ``results`` instead
+    (:func:`seedbench.verify.compare.compare_results` reads it there).
+    """
+    runs = manifest.get("runs") or []
+    if not any("rmse_ci" in run for run in runs):
+        return None
+    return {(run["dataset"], run["method"], int(run["replicate"])): run.get("rmse_ci") for run in runs}
 
 
 # --------------------------------------------------------------------------- running
@@ -392,7 +405,7 @@ def _replay_in(root: Path, found: Any, report: ReplayReport, say: Callable[[str]
     say(f"  level: {choice.explain()}")
 
     if rerun:
-        say(f"  re-running: dvc repro --force {REPRO_TARGET} (fetch, prepare, train, evaluate, aggregate) …")
+        say(f"  re-running: dvc repro --force {REPRO_TARGET} (fetch, prepare, train, aggregate) …")
         started = time.perf_counter()
         status = runner(root, out)
         if status != 0:
@@ -407,12 +420,14 @@ def _replay_in(root: Path, found: Any, report: ReplayReport, say: Callable[[str]
         raise DataIntegrityError(f"raw files missing: {', '.join(missing)}; run `dvc repro` or replay without --no-rerun")
 
     published, published_hashes = baseline_results(manifest)
-    tree = load_result_tree(str(root), repo=root)
     bit = choice.level == "bit"
+    tree = load_result_tree(str(root), repo=root, intervals=bit)
     report.comparison = compare_results(
         published, tree.results, choice.level, params.stats.seed_stable_tolerance,  # type: ignore[arg-type]
         prediction_hashes_a=published_hashes if bit else None,
         prediction_hashes_b=tree.prediction_hashes if bit else None,
+        intervals_a=baseline_intervals(manifest) if bit else None,
+        intervals_b=tree.run_intervals,
     )
     report.passed = bool(report.comparison.passed)
 

@@ -111,7 +111,7 @@ _environments: dict[tuple[Path, str, WarmCall], dict[str, str]] = {}
 def _runner_for(slot: Path, repo: Path, commit: str, env: Mapping[str, str]) -> WarmRunner:
     """The slot's warm runner for this commit and environment, started on first use.
 
-    A slot keeps one runner per environment (stages with different variables, e.g. a train and an evaluate
+    A slot keeps one runner per environment (stages with different variables, e.g. two matrix groups with their own
     command, each keep theirs); a new commit closes the slot's runners of older commits (their code is stale).
     """
     key = (slot, commit, tuple(sorted(env.items())))
