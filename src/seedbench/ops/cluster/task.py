@@ -85,7 +85,7 @@ class UnitResult:
     warm: bool
     log_tails: dict[str, str] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
-    """Seconds per phase: checkout, pull, run, commit_push (what the bookkeeping costs beside the run)."""
+    """Seconds per phase: checkout, pull, run, commit, push (what the bookkeeping costs beside the run)."""
     volatile: dict[str, str] = field(default_factory=dict)
     """``{repo-relative path: text}`` of the ``volatile.json`` files the run wrote beside its outputs (times,
     host, git state: no DVC output, so they travel here), for the driver to put in place."""
@@ -302,6 +302,7 @@ def run_unit(spec: UnitSpec, bundle: bytes) -> UnitResult:
         with _in_repo(repo), open_repo(str(repo)) as dvc_repo:
             for stage in spec.stages:
                 dvc_repo.commit(target(stage), force=True)
+            phase("commit")
             try:
                 dvc_repo.push(targets=[target(s) for s in spec.stages])
             except Exception as exc:  # noqa: BLE001
@@ -309,7 +310,7 @@ def run_unit(spec: UnitSpec, bundle: bytes) -> UnitResult:
                                 f"({spec.remote.url}): {type(exc).__name__}: {exc}") from None
         entries = _lock_entries(repo, spec.stages)
         volatile = _volatile_records(repo, entries)
+    phase("push")
     _record_attempt(spec.attempts_queue, entries, worker)
-    phase("commit_push")
     return UnitResult(entries=entries, worker=worker, seconds=time.perf_counter() - started, warm=ran_warm,
                       log_tails=tails, phases={k: round(v, 3) for k, v in phases.items()}, volatile=volatile)
