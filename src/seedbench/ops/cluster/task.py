@@ -198,6 +198,24 @@ def run_stage_command(stage: str, cmd: str, repo: Path, slot: Path, commit: str,
     return proc.returncode, log, False
 
 
+def trim_lock(repo: Path, keep: Sequence[str]) -> None:
+    """Leave only ``keep``'s entries (the unit's inputs) in the checkout's ``dvc.lock``.
+
+    Every DVC call parses the lock, and ``dvc commit`` rewrites it whole: with the driver's full lock
+    (a matrix already built once) that is O(runs) per task, O(runs²) per build. The unit's own entries are
+    written afresh by ``dvc commit`` either way.
+    """
+    import yaml
+
+    path = repo / "dvc.lock"
+    if not path.is_file():
+        return
+    lock = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    stages = lock.get("stages") or {}
+    lock["stages"] = {name: stages[name] for name in keep if name in stages}
+    path.write_text(yaml.safe_dump(lock, sort_keys=False))
+
+
 def _lock_entries(repo: Path, stages: Sequence[str]) -> dict[str, dict[str, Any]]:
     import yaml
 
@@ -277,6 +295,7 @@ def run_unit(spec: UnitSpec, bundle: bytes) -> UnitResult:
     with worker_slot(base) as slot:
         repo = checkout(slot, bundle, spec.commit)
         configure_dvc(repo, spec.remote, base / "cache")
+        trim_lock(repo, spec.inputs)
         phase("checkout")
         tails: dict[str, str] = {}
         def target(stage: str) -> str:
