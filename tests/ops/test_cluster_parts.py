@@ -185,3 +185,24 @@ def test_the_warm_runner_runs_a_script_as_python_would(tmp_path: Path) -> None:
     finally:
         runner.close()
     assert not runner.alive()
+
+
+@pytest.mark.e2e  # real DVC and a local cluster: about 11 s
+def test_a_matrix_without_gitignore_gets_dvc_repros_gitignore_files_and_lock(tmp_path: Path) -> None:
+    """DVC writes ``/<name>`` into each output's folder's ``.gitignore``; an aggregate over that folder hashes it,
+    so the cluster path must leave the same files in the same order (found by bench/bench_cluster.py)."""
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    from bench_noop import write_matrix_repo
+    from scratch import bench_env, sh
+
+    from seedbench.ops.cluster.driver import repro
+
+    env = bench_env()
+    sequential, cluster = tmp_path / "sequential", tmp_path / "cluster"
+    for path in (sequential, cluster):
+        write_matrix_repo(path, 2, 3, env)
+    sh(["dvc", "repro"], sequential, env)
+    repro(cluster, jobs=2, torch_threads=1, cores=2, env=env, echo=lambda line: None)
+    assert (cluster / "out/m00/.gitignore").read_text() == (sequential / "out/m00/.gitignore").read_text() == \
+        "/0.json\n/1.json\n/2.json\n"
+    assert (cluster / "dvc.lock").read_bytes() == (sequential / "dvc.lock").read_bytes()

@@ -29,6 +29,7 @@ PRIVATE_API: tuple[tuple[str, str], ...] = (
     ("dvc.repo", "Repo.pull"),
     ("dvc.repo", "Repo.push"),
     ("dvc.repo", "Repo.fetch"),
+    ("scmrepo.git", "Git.ignore"),  # Repo.scm: what an output's ignore() calls
 )
 
 

@@ -356,6 +356,19 @@ def _put_volatile(root: Path, records: Sequence[dict[str, str]]) -> None:
                 atomic_write_text(path, text)
 
 
+def _ignore_outputs(root: Path, entries: dict[str, dict[str, Any]], order: Sequence[str]) -> None:
+    """Add each output to git's ignore files as ``dvc repro`` would (``/<name>`` in its folder's ``.gitignore``,
+    unless git ignores it already), in pipeline order: a ``.gitignore`` DVC writes is itself in the hash of a
+    folder dep (an ``aggregate`` over ``out/``), so it must be the same file ``dvc repro`` leaves."""
+    from seedbench.compat.dvc import open_repo
+
+    rank = {name: i for i, name in enumerate(order)}
+    with open_repo(str(root)) as dvc_repo:
+        for name in sorted(entries, key=lambda n: rank.get(n, len(rank))):
+            for out in entries[name].get("outs") or []:
+                dvc_repo.scm.ignore(str((root / str(out["path"])).resolve()))
+
+
 def _merge(root: Path, entries: dict[str, dict[str, Any]], order: list[str], cache_dir: Path,
            fetch: Callable[[], None] | None, dvc: Callable[[Sequence[str]], None],
            changed: Callable[[], set[str]]) -> None:
@@ -377,6 +390,7 @@ def _merge(root: Path, entries: dict[str, dict[str, Any]], order: list[str], cac
             raise StageError(f"{len(problems)} returned output(s) do not match the bytes in the remote; "
                              "dvc.lock left as it was:\n" + "\n".join(problems[:20]))
         dvc(["checkout", "--allow-missing"])  # stages not locked yet (aggregate on a first build); ours: checked above and below
+        _ignore_outputs(root, entries, order)
         still = sorted(changed() & set(entries))
         if still:
             raise StageError("after the merge, `dvc status` still reports these runs as changed (a worker ran other "
