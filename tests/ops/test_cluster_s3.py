@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.s3, pytest.mark.e2e]  # a real S3 server, real Dask pr
 
 PARAMS = micro_params(replicates=(0, 1))
 STOP_GRACE = 5.0
-DONE_LINE = re.compile(r"^\[\d+/\d+\] (\S+), \S+ on (tcp://[\d.]+:\d+): done in ", re.MULTILINE)
+DONE_LINE = re.compile(r"^\[\d+/\d+\] ([^,\s]+)(?:, \S+)* on (tcp://[\d.]+:\d+): done in ", re.MULTILINE)
 """The driver's line for a finished run: its first stage and the worker that ran it."""
 
 
