@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -110,7 +111,8 @@ def _train(ws: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.e2e
 def test_train_failing_after_the_model_is_built_leaves_the_run_folder_as_it_was(tmp_path: Path) -> None:
-    """All outputs or none: the run manifest (which reads SOURCE.json) comes after model.pt, predictions.csv, results.json."""
+    """All outputs or none: a failure after model.pt was written (the test windows do not fit the trained model,
+    so predicting fails) leaves model.pt, predictions.csv, results.json and the manifest as they were."""
     ws = _workspace(tmp_path)
     assert _prepare(ws).returncode == 0
     assert _train(ws).returncode == 0
@@ -123,13 +125,17 @@ def test_train_failing_after_the_model_is_built_leaves_the_run_folder_as_it_was(
     params = yaml.safe_load((ws / "params.yaml").read_text())
     params["train"]["linear"]["alpha"] *= 10  # a new model.pt and predictions.csv, if they were written
     (ws / "params.yaml").write_text(yaml.safe_dump(params))
-    (ws / "data/raw/SOURCE.json").write_text("{}\n")  # a record without "files": the manifest step fails
+    test_npz = ws / "data/prepared/FD001/test.npz"
+    good = test_npz.read_bytes()
+    with np.load(test_npz) as arrays:
+        narrow = {k: (v[:, :, :-1] if k == "X" else v) for k, v in arrays.items()}
+    np.savez(test_npz, **narrow)  # one feature fewer than the model was trained on: prediction fails
     result = _train(ws)
-    assert result.returncode != 0 and "KeyError: 'files'" in result.stderr
+    assert result.returncode != 0 and "ValueError: expected input of shape" in result.stderr, result.stderr
     assert _snapshot(run) == before
     assert sorted(p.name for p in run.parent.iterdir()) == ["rep_0"]  # no staging folder left
 
-    (ws / "data/raw/SOURCE.json").unlink()  # the positive control: with the record gone it succeeds, all new
+    test_npz.write_bytes(good)  # the positive control: with the test windows back it succeeds, all new
     assert _train(ws).returncode == 0
     after = _snapshot(run)
     assert after["model.pt"] != before["model.pt"] and after["predictions.csv"] != before["predictions.csv"]
