@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+# Tests that Ctrl-C a child (tests/ops/test_interrupts.py, test_cluster_s3.py) need SIGINT to reach it. A test run
+# started in the background of a non-interactive shell (`bash -c '… &'`) inherits SIGINT *ignored*, which every
+# child would inherit in turn (an ignored signal stays ignored across exec), so the interrupt would silently do
+# nothing. Restore what Python installs in a foreground process: children then start with the default action.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
